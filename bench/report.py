@@ -1,0 +1,196 @@
+"""Leaderboards derived from records: a rich table, LEADERBOARD.md and a CSV.
+
+Nothing here is edited by hand: `bench report` rebuilds the files from the JSON
+records alone. Rows are (task, strategy, model); numbers are the mean and
+standard deviation over seeds. When a cell was re-run with `--force`, its
+newest record counts. Text that came from outside (task descriptions, plugin
+names) is escaped before it goes into markdown.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import records
+
+COLUMNS = [  # (key in the row, header, format, better)
+    ("accuracy", "accuracy", "pct", "higher"),
+    ("macro_f1", "macro-F1", "pct", "higher"),
+    ("trainable_params", "trainable params", "count", "lower"),
+    ("total_params", "total params", "count", "lower"),
+    ("fit_seconds", "fit s", "sec", "lower"),
+    ("predict_seconds", "predict s", "sec", "lower"),
+    ("peak_rss_mb", "peak MB", "mb", "lower"),
+]
+
+
+@dataclass
+class Loaded:
+    ok: list[dict]
+    failed: list[dict]
+    damaged: list[Path]
+
+
+def load(results: Path) -> Loaded:
+    newest: dict[str, dict] = {}
+    failed, damaged = [], []
+    for path, record in records.iter_records(results):
+        if record is None:
+            damaged.append(path)
+        elif record.get("status") == "ok":
+            key = record.get("key", str(path))
+            stamp = (record.get("provenance") or {}).get("finished_at") or ""
+            if key not in newest or stamp >= (newest[key].get("provenance") or {}).get("finished_at", ""):
+                newest[key] = record
+        else:
+            failed.append(record)
+    return Loaded(list(newest.values()), failed, damaged)
+
+
+def flat(record: dict) -> dict:
+    cell, metrics, cost, data = record["cell"], record.get("metrics") or {}, record.get("cost") or {}, record.get("data") or {}
+    return {"task": cell["task"], "strategy": cell["strategy"], "model": cell.get("model") or "-",
+            "seed": cell["seed"], "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
+            "trainable_params": cost.get("trainable_params"), "total_params": cost.get("total_params"),
+            "fit_seconds": cost.get("fit_seconds"), "predict_seconds": cost.get("predict_seconds"),
+            "peak_rss_mb": cost.get("peak_rss_mb"), "n_train": data.get("n_train"), "n_test": data.get("n_test"),
+            "device": (record.get("config") or {}).get("device")}
+
+
+def aggregate(ok: list[dict], tasks: list[str] | None = None):
+    """One row per (task, strategy, model): mean and std over seeds, best first."""
+    import pandas as pd
+
+    frame = pd.DataFrame([flat(r) for r in ok])
+    if frame.empty:
+        return frame
+    if tasks:
+        frame = frame[frame.task.isin(tasks)]
+    metrics = [c[0] for c in COLUMNS] + ["n_train", "n_test"]
+    grouped = frame.groupby(["task", "strategy", "model"], sort=False)
+    mean = grouped[metrics].mean()
+    std = grouped[["accuracy", "macro_f1", "fit_seconds", "predict_seconds", "peak_rss_mb"]].std(ddof=1)
+    table = mean.join(std.add_suffix("_std")).join(grouped.seed.nunique().rename("seeds")).reset_index()
+    table["baseline"] = table.strategy == "majority"
+    return table.sort_values(["task", "accuracy"], ascending=[True, False]).reset_index(drop=True)
+
+
+def _fmt(value, kind: str, std=None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if kind == "pct":
+        text = f"{100 * value:.1f}"
+        if std is not None and not math.isnan(std):
+            text += f" ± {100 * std:.1f}"
+        return text
+    if kind == "count":
+        value = int(round(value))
+        for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+            if value >= size:
+                return f"{value / size:.2f} {unit}" if value < 10 * size else f"{value / size:.1f} {unit}"
+        return str(value)
+    if kind == "sec":
+        return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+    if kind == "mb":
+        return f"{value:,.0f}"
+    return str(value)
+
+
+def rows_for(table, task: str) -> list[list[str]]:
+    out = []
+    for _, row in table[table.task == task].iterrows():
+        cells = [row.strategy + (" (baseline)" if row.baseline else ""), row.model, str(int(row.seeds))]
+        for key, _, kind, _ in COLUMNS:
+            cells.append(_fmt(row[key], kind, row.get(f"{key}_std") if int(row.seeds) > 1 else None))
+        out.append(cells)
+    return out
+
+
+def headers() -> list[str]:
+    return ["strategy", "model", "seeds"] + [h for _, h, _, _ in COLUMNS]
+
+
+def md_escape(text: str) -> str:
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(loaded: Loaded, results: Path) -> str:
+    table = aggregate(loaded.ok)
+    lines = ["# Leaderboard", "",
+             f"Generated by `bench report` from {len(loaded.ok)} run records in `{results.name}/records` "
+             f"on {time.strftime('%Y-%m-%d')}; do not edit by hand. Numbers are mean ± std over seeds "
+             "(a single seed shows no ±). Accuracy and macro-F1 in %, on each task's fixed test split; "
+             "peak MB is the cell process's peak resident memory.", ""]
+    if table.empty:
+        return "\n".join(lines + ["No records yet: run `bench run`."]) + "\n"
+    lines += _machine_lines(loaded.ok)
+    for task in sorted(table.task.unique()):
+        first = next(r for r in loaded.ok if r["cell"]["task"] == task)
+        data = first.get("data") or {}
+        card = (first.get("config") or {}).get("task") or {}
+        lines += ["", f"## {md_escape(task)}", "",
+                  f"{md_escape(card.get('description', ''))}. Train {data.get('n_train')}, test {data.get('n_test')}; "
+                  f"data: {md_escape(data.get('source', ''))}; fingerprint `{str(data.get('fingerprint', ''))[:12]}`.", ""]
+        if not any(r["strategy"] == "majority" for _, r in table[table.task == task].iterrows()):
+            lines += ["(no majority baseline recorded for this task: run `bench run --strategies majority`)", ""]
+        lines.append("| " + " | ".join(headers()) + " |")
+        lines.append("|" + "---|" * 3 + "---:|" * len(COLUMNS))
+        for cells in rows_for(table, task):
+            lines.append("| " + " | ".join(md_escape(c) for c in cells) + " |")
+    if loaded.failed:
+        lines += ["", f"{len(loaded.failed)} failed run(s) are recorded and left out of the tables; "
+                  "`bench report` lists them."]
+    return "\n".join(lines) + "\n"
+
+
+def _machine_lines(ok: list[dict]) -> list[str]:
+    machines = {((r.get("provenance") or {}).get("machine") or {}).get("cpu", "?") for r in ok}
+    devices = {(r.get("config") or {}).get("device", "?") for r in ok}
+    commits = {str(((r.get("provenance") or {}).get("git") or {}).get("commit") or "unknown")[:10] for r in ok}
+    pkgs = (ok[0].get("provenance") or {}).get("packages", {})
+    versions = ", ".join(f"{k} {v}" for k, v in pkgs.items())
+    return [f"Machine: {md_escape(', '.join(sorted(machines)))}; device: {', '.join(sorted(devices))}; "
+            f"bench commit(s): {', '.join(sorted(commits))}.", "", f"Versions: {md_escape(versions)}."]
+
+
+def write(results: Path) -> tuple[Path, Path, Loaded]:
+    """Write LEADERBOARD.md and leaderboard.csv into `results`, atomically."""
+    loaded = load(results)
+    md_path, csv_path = results / "LEADERBOARD.md", results / "leaderboard.csv"
+    _write_text(md_path, markdown(loaded, results))
+    table = aggregate(loaded.ok)
+    _write_text(csv_path, table.to_csv(index=False) if not table.empty else "")
+    return md_path, csv_path, loaded
+
+
+def _write_text(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def rich_tables(ok: list[dict], tasks: list[str] | None = None):
+    """rich Table objects, one per task, for the terminal."""
+    from rich.table import Table
+
+    table = aggregate(ok, tasks)
+    out = []
+    if table.empty:
+        return out
+    for task in sorted(table.task.unique()):
+        t = Table(title=f"{task}", title_justify="left")
+        for i, h in enumerate(headers()):
+            t.add_column(h, justify="left" if i < 2 else "right")
+        for cells in rows_for(table, task):
+            t.add_row(*cells, style="dim" if cells[0].endswith("(baseline)") else None)
+        out.append(t)
+    return out

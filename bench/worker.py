@@ -1,0 +1,132 @@
+"""Runs one grid cell in its own process and measures it.
+
+`python -m bench.worker RESULT.json < CELL.json`: builds the task data and the
+strategy, seeds everything, then times `fit` and `predict` separately and reads
+the process's peak resident memory (and the accelerator's peak, on a GPU). The
+result (metrics, costs, predictions, or the error) is written to RESULT.json;
+the parent turns it into a record. Because each cell is its own process, a
+crash or a memory blow-up takes down only that cell, and the peak memory is
+the cell's own.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    except ImportError:
+        pass
+
+
+def resolve_device(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def current_rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def run_cell(cell: dict) -> dict:
+    """Everything measured for one cell; raises on any failure."""
+    from bench import metrics
+    from bench.grid import build_strategy, resolve_task
+    from bench.models import use_offline_hub
+
+    use_offline_hub()
+    device = resolve_device(cell["device"])
+    card = resolve_task(cell["task"], cell.get("data"))
+    from bench.data import load_task
+
+    data = load_task(card)
+    seed_everything(cell["seed"])
+    gpu = device.startswith("cuda")
+    if gpu:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+    baseline_rss = current_rss_mb()
+    strategy = build_strategy(cell["strategy"], cell["options"], cell["model"], device)
+    t0 = time.perf_counter()
+    strategy.fit(data.train, card, cell["seed"])
+    t1 = time.perf_counter()
+    proba = None
+    if hasattr(strategy, "predict_proba"):
+        proba = strategy.predict_proba(data.test.texts)
+        predictions = [int(i) for i in proba.argmax(axis=1)]
+    else:
+        predictions = [int(p) for p in strategy.predict(data.test.texts)]
+    t2 = time.perf_counter()
+    if len(predictions) != len(data.test):
+        raise RuntimeError(f"strategy returned {len(predictions)} predictions for {len(data.test)} texts")
+    counts = strategy.parameter_counts()
+    extra = strategy.extra_info() if hasattr(strategy, "extra_info") else {}
+    return {
+        "device": device,
+        "metrics": metrics.classification(data.test.labels, predictions, card.labels, proba, seed=cell["seed"]),
+        "data": {"n_train": len(data.train), "n_test": len(data.test), "fingerprint": data.fingerprint,
+                 "notes": list(data.notes), "source": card.source.describe()},
+        "cost": {
+            "trainable_params": int(counts.trainable),
+            "total_params": int(counts.total),
+            "fit_seconds": round(t1 - t0, 4),
+            "predict_seconds": round(t2 - t1, 4),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "baseline_rss_mb": round(baseline_rss, 1),
+            "peak_gpu_mb": round(__import__("torch").cuda.max_memory_allocated() / 2**20, 1) if gpu else None,
+        },
+        "predictions": predictions,
+        "extra": extra,
+    }
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0])
+    cell = json.loads(sys.stdin.read())
+    try:
+        result = {"status": "ok", "error": None, **run_cell(cell)}
+    except BaseException as exc:  # the cell failed; the grid goes on
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        result = {"status": "failed", "error": f"{type(exc).__name__}: {message}"[:500],
+                  "traceback": traceback.format_exc()[-8000:],
+                  "cost": {"peak_rss_mb": round(peak_rss_mb(), 1)}}
+        traceback.print_exc()
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, default=str))
+    tmp.replace(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

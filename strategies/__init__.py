@@ -1,0 +1,8 @@
+"""Built-in strategies, one module each, named after the CLI name (`head-only` lives
+in head_only.py). Installed as `bench.strategies`.
+
+`BUILTINS` lists the modules the registry imports, in the order `bench ls`
+and the default grid use.
+"""
+
+BUILTINS = ("majority", "head_only")

@@ -1,0 +1,7 @@
+"""Built-in task cards, one module each. Installed as `bench.tasks`.
+
+A card is a `bench.contracts.TaskCard`; each module builds one and registers it
+under its name. `BUILTINS` lists the modules the registry imports.
+"""
+
+BUILTINS = ("imdb", "spam")
