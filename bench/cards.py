@@ -49,6 +49,7 @@ def load_card(path: str | Path) -> TaskCard:
             raise BenchError(f"task card {path}: {key} must be a list of strings")
         raw[key] = tuple(str(v) for v in raw[key])
     raw.setdefault("name", path.stem)
+    raw.setdefault("labels", ())
     raw.setdefault("description", f"user task from {path.name}")
     if "labels" in raw and raw.get("label_words") and len(raw["label_words"]) != len(raw["labels"]):
         raise BenchError(f"task card {path}: label_words needs one entry per label ({len(raw['labels'])})")

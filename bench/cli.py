@@ -150,7 +150,7 @@ def cmd_run(args, console) -> int:
     keys = {p.key for p in planned}
     from rich.console import Console
 
-    out = Console()
+    out = Console(width=max(Console().width, 120))
     for table in report.rich_tables([r for r in loaded.ok if r["key"] in keys], task_names):
         out.print(table)
     report.write(args.results)
@@ -181,7 +181,7 @@ def cmd_ls(args) -> int:
 
     from bench.registry import STRATEGIES, TASKS
 
-    console = Console()
+    console = Console(width=max(Console().width, 120))
     tasks = Table(title="tasks", title_justify="left")
     for col in ("name", "labels", "description", "origin"):
         tasks.add_column(col)
@@ -212,7 +212,7 @@ def cmd_report(args) -> int:
     if not (args.results / "records").is_dir():
         raise BenchError(f"no records in {args.results}/records; run `bench run` first or pass --results DIR")
     md, csv, loaded = report.write(args.results)
-    console = Console()
+    console = Console(width=max(Console().width, 120))
     for table in report.rich_tables(loaded.ok):
         console.print(table)
     for record in loaded.failed:

@@ -240,8 +240,9 @@ def infer_labels(card: TaskCard) -> TaskCard:
     if card.labels:
         return card
     train, _ = card.source.load()
-    values = sorted({str(v).strip() for v in _column(train, card.label_field, "label", card.source.describe())
-                     if _present(v)})
+    where = f"task {card.name} ({card.source.describe()})"
+    _column(train, card.text_field, "text", where)
+    values = sorted({str(v).strip() for v in _column(train, card.label_field, "label", where) if _present(v)})
     if len(values) < 2:
         raise BenchError(f"task {card.name}: the training data has {len(values)} label value(s); need at least two")
     return replace(card, labels=tuple(values), label_words=card.label_words or tuple(values))

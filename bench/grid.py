@@ -41,9 +41,12 @@ def resolve_task(name: str, data: str | None = None) -> TaskCard:
     if data:
         from bench.data import LocalTable
 
-        card = replace(card, source=LocalTable(data))
+        # a local copy uses the common column names (the aclImdb and hub layouts give them)
+        card = replace(card, source=LocalTable(data), text_field="text", label_field="label")
     _check_card(card)
-    return card
+    from bench.data import infer_labels
+
+    return infer_labels(card)
 
 
 def _check_card(card: TaskCard) -> None:

@@ -17,14 +17,14 @@ from pathlib import Path
 
 from bench import records
 
-COLUMNS = [  # (key in the row, header, format, better)
-    ("accuracy", "accuracy", "pct", "higher"),
-    ("macro_f1", "macro-F1", "pct", "higher"),
-    ("trainable_params", "trainable params", "count", "lower"),
-    ("total_params", "total params", "count", "lower"),
-    ("fit_seconds", "fit s", "sec", "lower"),
-    ("predict_seconds", "predict s", "sec", "lower"),
-    ("peak_rss_mb", "peak MB", "mb", "lower"),
+COLUMNS = [  # (key in the row, header, short header for the terminal, format)
+    ("accuracy", "accuracy", "acc %", "pct"),
+    ("macro_f1", "macro-F1", "F1 %", "pct"),
+    ("trainable_params", "trainable params", "trained", "count"),
+    ("total_params", "total params", "total", "count"),
+    ("fit_seconds", "fit s", "fit s", "sec"),
+    ("predict_seconds", "predict s", "pred s", "sec"),
+    ("peak_rss_mb", "peak MB", "peak MB", "mb"),
 ]
 
 
@@ -104,14 +104,14 @@ def rows_for(table, task: str) -> list[list[str]]:
     out = []
     for _, row in table[table.task == task].iterrows():
         cells = [row.strategy + (" (baseline)" if row.baseline else ""), row.model, str(int(row.seeds))]
-        for key, _, kind, _ in COLUMNS:
+        for key, _, _, kind in COLUMNS:
             cells.append(_fmt(row[key], kind, row.get(f"{key}_std") if int(row.seeds) > 1 else None))
         out.append(cells)
     return out
 
 
-def headers() -> list[str]:
-    return ["strategy", "model", "seeds"] + [h for _, h, _, _ in COLUMNS]
+def headers(short: bool = False) -> list[str]:
+    return ["strategy", "model", "seeds"] + [c[2] if short else c[1] for c in COLUMNS]
 
 
 def md_escape(text: str) -> str:
@@ -187,8 +187,8 @@ def rich_tables(ok: list[dict], tasks: list[str] | None = None):
     if table.empty:
         return out
     for task in sorted(table.task.unique()):
-        t = Table(title=f"{task}", title_justify="left")
-        for i, h in enumerate(headers()):
+        t = Table(title=f"{task}", title_justify="left", pad_edge=False, padding=(0, 1))
+        for i, h in enumerate(headers(short=True)):
             t.add_column(h, justify="left" if i < 2 else "right")
         for cells in rows_for(table, task):
             t.add_row(*cells, style="dim" if cells[0].endswith("(baseline)") else None)

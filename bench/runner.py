@@ -38,7 +38,8 @@ class Outcome:
 
 
 def label(cell: Cell) -> str:
-    return " / ".join([cell.task, cell.strategy, cell.model or "-", f"seed {cell.seed}"])
+    task = Path(cell.task).stem if cell.task.endswith(".toml") else cell.task
+    return " / ".join([task, cell.strategy, cell.model or "-", f"seed {cell.seed}"])
 
 
 def plan(cells: list[Cell], results: Path) -> list[Planned]:
@@ -86,6 +87,7 @@ def run(planned: list[Planned], results: Path, executor: Executor, force: bool =
             todo.append(p)
     by_key = {p.key: p for p in todo}
     claims: dict[str, records.Claim] = {}
+    started: dict[str, str] = {}
 
     def jobs() -> Iterator[Job]:
         for p in todo:
@@ -100,15 +102,16 @@ def run(planned: list[Planned], results: Path, executor: Executor, force: bool =
                 continue
             claims[p.key] = claim
             on_event("start", p, None)
-            p.identity["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            yield Job({**p.cell.as_json(), "key": p.key}, label(p.cell),
-                      results / "logs" / f"{p.path.stem}.log")
+            started[p.key] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            folder = p.path.relative_to(results / "records").with_suffix("")
+            yield Job({**p.cell.as_json(), "key": p.key, "artifact_dir": str(results / "artifacts" / folder)},
+                      label(p.cell), results / "logs" / folder.with_suffix(".log"))
 
     try:
         for job, result in executor.map(jobs()):
             p = by_key[job.cell["key"]]
             try:
-                record = _record(p, result)
+                record = _record(p, result, started.get(p.key))
                 if result.get("status") == "ok":
                     outcome.done.append(records.write_new(p.path, record))
                 else:
@@ -125,7 +128,7 @@ def run(planned: list[Planned], results: Path, executor: Executor, force: bool =
     return outcome
 
 
-def _record(p: Planned, result: dict) -> dict:
+def _record(p: Planned, result: dict, started_at: str | None) -> dict:
     c = p.cell
     return {
         "schema": records.SCHEMA,
@@ -141,7 +144,7 @@ def _record(p: Planned, result: dict) -> dict:
         "extra": result.get("extra", {}),
         "predictions": result.get("predictions"),
         "traceback": result.get("traceback"),
-        "provenance": {**p.provenance, "started_at": p.identity.get("started_at"),
+        "provenance": {**p.provenance, "started_at": started_at,
                        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                        "data_fingerprint": p.identity["data_fingerprint"]},
     }

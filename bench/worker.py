@@ -12,6 +12,7 @@ the cell's own.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -63,6 +64,8 @@ def run_cell(cell: dict) -> dict:
     from bench.models import use_offline_hub
 
     use_offline_hub()
+    if cell.get("artifact_dir"):  # where a strategy may save what it trained (adapters, heads)
+        os.environ["BENCH_ARTIFACT_DIR"] = cell["artifact_dir"]
     device = resolve_device(cell["device"])
     card = resolve_task(cell["task"], cell.get("data"))
     from bench.data import load_task

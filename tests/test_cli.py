@@ -1,0 +1,49 @@
+"""The command line: bad input gets one clear line and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_bench
+
+BAD_INPUT = [
+    (["run", "--tasks", "imbd"], "unknown task 'imbd': did you mean 'imdb'"),
+    (["run", "--tasks", "spam", "--strategies", "head-onyl"], "did you mean 'head-only'"),
+    (["run", "--tasks", "spam", "--set", "C"], "expected NAME=VALUE"),
+    (["run", "--tasks", "spam", "--strategies", "head-only", "--set", "lr=0.1"], "no strategy in this run has option 'lr'"),
+    (["run", "--tasks", "spam", "--strategies", "head-only", "--set", "head-only.C=abc"], "not a valid float"),
+    (["run", "--tasks", "spam", "--strategies", "head-only", "--set", "head-only.C=-1"], "bad option value"),
+    (["run", "--tasks", "spam", "--set", "lora.r=4"], "strategy 'lora' is not in this run"),
+    (["run", "--tasks", "spam", "--data", "spam"], "expected TASK=PATH"),
+    (["run", "--tasks", "spam", "--data", "imdb=x"], "task 'imdb' is not in this run"),
+    (["run", "--tasks", "imdb", "--data", "imdb=/no/such/folder"], "does not exist"),
+    (["run", "--tasks", "spam", "--seeds", "1", "1"], "a seed is repeated"),
+    (["run", "--tasks", "spam", "--seeds", "one"], "invalid int value"),
+    (["run", "--tasks", "no-such-card.toml"], "task card no-such-card.toml does not exist"),
+    (["run", "--taks", "spam"], "unrecognized arguments"),
+    (["frobnicate"], "invalid choice"),
+    (["report", "--results", "no-such-results"], "no records in no-such-results/records"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
+    result = run_bench(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "results" / "records").exists()  # nothing half-started
+
+
+def test_help_ends_with_examples():
+    result = run_bench("run", "--help")
+    assert result.returncode == 0
+    assert result.stdout.rstrip().splitlines()[-1].strip().startswith("bench run")
+
+
+def test_ls_lists_tasks_and_strategies_with_origin():
+    result = run_bench("ls", "--options")
+    assert result.returncode == 0
+    for word in ("imdb", "spam", "majority", "head-only", "built-in", "C=1.0"):
+        assert word in result.stdout
