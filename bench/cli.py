@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where records and tables go (default: results)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                      help="auto uses a GPU when there is one (default: auto)")
+    run.add_argument("--max-memory", type=float, metavar="MB",
+                     help="fail a cell whose process goes over this resident memory (the grid goes on)")
     run.add_argument("--force", action="store_true", help="re-run cells that are already recorded (keeps the old records)")
     run.add_argument("--no-baseline", action="store_true", help="do not add the majority baseline to the grid")
 
@@ -116,6 +118,8 @@ def cmd_run(args, console) -> int:
     for task in data:
         if task not in tasks:
             raise BenchError(f"--data {task}=...: task {task!r} is not in this run ({', '.join(tasks)})")
+    if args.max_memory is not None and args.max_memory <= 0:
+        raise BenchError(f"--max-memory {args.max_memory:g}: give a positive number of MB, e.g. --max-memory 4000")
     if len(set(args.seeds)) != len(args.seeds):
         raise BenchError(f"--seeds {' '.join(map(str, args.seeds))}: a seed is repeated; give each once")
     if args.device == "cuda":
@@ -143,7 +147,7 @@ def cmd_run(args, console) -> int:
                 acc = (record.get("metrics") or {}).get("accuracy")
                 progress.console.print(f"[green]done[/green]   {runner.label(p.cell)}: accuracy {acc:.3f}")
 
-        outcome = runner.run(planned, args.results, LocalProcessExecutor(), force=args.force, on_event=on_event)
+        outcome = runner.run(planned, args.results, LocalProcessExecutor(max_memory_mb=args.max_memory), force=args.force, on_event=on_event)
 
     loaded = report.load(args.results)
     task_names = sorted({p.identity["task"] for p in planned})

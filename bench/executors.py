@@ -35,11 +35,17 @@ class LocalProcessExecutor:
     """Runs each cell in a fresh Python process, one after another.
 
     A worker that dies (a segfault, the kernel's OOM killer, a signal) yields a
-    failed result naming how it died; the next cell runs regardless.
+    failed result naming how it died; the next cell runs regardless. With
+    `max_memory_mb`, the worker's resident memory (its children included) is
+    watched several times a second and the worker is killed, and the cell
+    failed, as soon as it goes over.
     """
 
-    def __init__(self, env: dict | None = None):
+    POLL_SECONDS = 0.1
+
+    def __init__(self, env: dict | None = None, max_memory_mb: float | None = None):
         self.env = {**os.environ, **(env or {})}
+        self.max_memory_mb = max_memory_mb
 
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
         for job in jobs:
@@ -50,10 +56,22 @@ class LocalProcessExecutor:
         with tempfile.TemporaryDirectory(prefix="bench-cell-") as tmp:
             out = Path(tmp) / "result.json"
             with open(job.log_path, "w", encoding="utf-8") as log:
-                proc = subprocess.run([sys.executable, "-m", "bench.worker", str(out)],
-                                      input=json.dumps(job.cell), text=True,
-                                      stdout=log, stderr=subprocess.STDOUT, env=self.env)
-            if proc.returncode == -signal.SIGINT or proc.returncode == 130:
+                proc = subprocess.Popen([sys.executable, "-m", "bench.worker", str(out)],
+                                        stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                                        text=True, env=self.env)
+                try:
+                    proc.stdin.write(json.dumps(job.cell))
+                    proc.stdin.close()
+                    over = self._wait(proc)
+                except BaseException:
+                    proc.kill()
+                    proc.wait()
+                    raise
+            if over is not None:
+                return {"status": "failed", "cost": {"peak_rss_mb": round(over, 1)},
+                        "error": f"exceeded --max-memory {self.max_memory_mb:g} MB (resident {over:.0f} MB); "
+                                 "the worker was stopped"}
+            if proc.returncode in (-signal.SIGINT, 130):
                 raise KeyboardInterrupt
             if out.exists():
                 return json.loads(out.read_text())
@@ -62,3 +80,26 @@ class LocalProcessExecutor:
             if proc.returncode == -signal.SIGKILL:
                 how += " (out of memory?)"
             return {"status": "failed", "error": f"worker process {how}; see {job.log_path}"}
+
+    def _wait(self, proc: subprocess.Popen) -> float | None:
+        """Wait for the worker; the resident MB it reached if it went over the cap."""
+        if self.max_memory_mb is None:
+            proc.wait()
+            return None
+        import psutil
+
+        watched = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                rss = sum(p.memory_info().rss for p in [watched, *watched.children(recursive=True)]) / 2**20
+            except psutil.Error:
+                rss = 0.0
+            if rss > self.max_memory_mb:
+                proc.kill()
+                proc.wait()
+                return rss
+            try:
+                proc.wait(timeout=self.POLL_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+        return None

@@ -4,7 +4,8 @@ Built-ins register themselves with a decorator when their module is imported.
 Third-party packages advertise theirs as entry points (group `bench.strategies`
 or `bench.tasks`); they are loaded lazily, the first time a name is looked up or
 listed, under their advertised name. `BENCH_DISABLE_PLUGIN_AUTOLOAD=1` turns the
-entry-point loading off. A name registered twice is an error, and an unknown
+entry-point loading off. `BENCH_PLUGINS=module[,module]` imports modules that
+register with the decorator themselves: a strategy in a local file, no package. A name registered twice is an error, and an unknown
 name gets a "did you mean" suggestion.
 """
 
@@ -22,6 +23,7 @@ from bench.errors import BenchError
 T = TypeVar("T")
 
 AUTOLOAD_SWITCH = "BENCH_DISABLE_PLUGIN_AUTOLOAD"
+PLUGIN_MODULES = "BENCH_PLUGINS"
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,15 @@ class Registry(Generic[T]):
             return
         self._loaded = True
         self._import_builtins()
+        for module in filter(None, os.environ.get(PLUGIN_MODULES, "").split(",")):
+            self._loading_origin = f"plugin module {module.strip()}"
+            try:
+                importlib.import_module(module.strip())
+            except ImportError as exc:
+                raise BenchError(f"{PLUGIN_MODULES}: cannot import {module.strip()!r} ({exc}); "
+                                 "check the module name and PYTHONPATH") from None
+            finally:
+                self._loading_origin = "built-in"
         if os.environ.get(AUTOLOAD_SWITCH, "") not in ("", "0"):
             return
         for ep in entry_points(group=self.entry_point_group):

@@ -57,6 +57,30 @@ def current_rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+def checked_outputs(predictions, proba, n: int, k: int):
+    """Label ids (and probabilities) from a strategy, refused when malformed or not finite."""
+    import numpy as np
+
+    if proba is not None:
+        proba = np.asarray(proba, dtype=float)
+        if proba.shape != (n, k):
+            raise RuntimeError(f"predict_proba returned shape {proba.shape}, expected ({n}, {k})")
+        if not np.isfinite(proba).all():
+            raise RuntimeError(f"predict_proba returned NaN or infinite scores for {int((~np.isfinite(proba)).any(axis=1).sum())} texts")
+        predictions = proba.argmax(axis=1)
+    values = list(predictions)
+    if len(values) != n:
+        raise RuntimeError(f"strategy returned {len(values)} predictions for {n} texts")
+    out = []
+    for v in values:
+        if isinstance(v, float) and not np.isfinite(v):
+            raise RuntimeError("strategy returned a NaN or infinite prediction")
+        if int(v) != v or not 0 <= int(v) < k:
+            raise RuntimeError(f"strategy returned label id {v!r}, not one of 0..{k - 1}")
+        out.append(int(v))
+    return out, proba
+
+
 def run_cell(cell: dict) -> dict:
     """Everything measured for one cell; raises on any failure."""
     from bench import metrics
@@ -85,12 +109,11 @@ def run_cell(cell: dict) -> dict:
     proba = None
     if hasattr(strategy, "predict_proba"):
         proba = strategy.predict_proba(data.test.texts)
-        predictions = [int(i) for i in proba.argmax(axis=1)]
+        predictions = None
     else:
-        predictions = [int(p) for p in strategy.predict(data.test.texts)]
+        predictions = strategy.predict(data.test.texts)
     t2 = time.perf_counter()
-    if len(predictions) != len(data.test):
-        raise RuntimeError(f"strategy returned {len(predictions)} predictions for {len(data.test)} texts")
+    predictions, proba = checked_outputs(predictions, proba, len(data.test), len(card.labels))
     counts = strategy.parameter_counts()
     extra = strategy.extra_info() if hasattr(strategy, "extra_info") else {}
     return {

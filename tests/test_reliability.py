@@ -1,0 +1,127 @@
+"""Nothing lost, nothing let in: kills, Ctrl-C, failing cells, memory caps, two runs at once."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bench import records
+from conftest import run_bench, sentiment_rows, write_csv
+
+FIXTURES = {"BENCH_PLUGINS": "misbehaving", "PYTHONPATH": str(Path(__file__).parent / "fixtures")}
+
+
+def _card(tmp_path: Path) -> str:
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(10))
+    (tmp_path / "reviews.toml").write_text('name = "reviews"\npath = "reviews.csv"\n')
+    return str(tmp_path / "reviews.toml")
+
+
+def _start(args: list[str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=cwd, env={**os.environ, **FIXTURES},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _all_records(results: Path) -> list[tuple[Path, dict | None]]:
+    return list(records.iter_records(results))
+
+
+def test_failing_cells_are_recorded_with_reasons_and_the_grid_goes_on(tmp_path):
+    results = tmp_path / "results"
+    result = run_bench("run", "--tasks", _card(tmp_path), "--strategies", "explode", "nan-scores", "hog", "sleepy",
+                       "--set", "sleepy.seconds=0", "--max-memory", "1500", "--results", str(results), env=FIXTURES)
+    assert result.returncode == 1
+    failed = {r["cell"]["strategy"]: r["error"] for _, r in _all_records(results) if r["status"] == "failed"}
+    ok = {r["cell"]["strategy"] for _, r in _all_records(results) if r["status"] == "ok"}
+    assert ok == {"majority", "sleepy"}
+    assert "boom in fit" in failed["explode"]
+    assert "NaN" in failed["nan-scores"]
+    assert "exceeded --max-memory 1500 MB" in failed["hog"]
+    summary = " ".join(result.stderr.split())
+    assert "3 failed" in summary and all(name in summary for name in ("explode", "nan-scores", "hog"))
+
+
+def _check_intact(results: Path) -> None:
+    for path, record in _all_records(results):
+        assert record is not None, f"corrupt record {path}"
+    leftovers = [p for p in (results / "records").rglob(".*.tmp")] if (results / "records").exists() else []
+    assert not leftovers
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_never_corrupts_and_the_rerun_finishes(tmp_path):
+    card, results = _card(tmp_path), tmp_path / "results"
+    args = ["run", "--tasks", card, "--strategies", "sleepy", "--set", "sleepy.seconds=0.3",
+            "--seeds", *map(str, range(6)), "--results", str(results)]
+    rng = random.Random(0)
+    trials = 10
+    for trial in range(trials):
+        proc = _start(args, tmp_path)
+        time.sleep(rng.uniform(0.5, 4.0))
+        if trial % 2:
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: as if the machine died
+        else:
+            proc.kill()  # only the runner: its worker is orphaned
+        proc.wait()
+        _check_intact(results)
+    done_before = {p: p.stat().st_mtime_ns for p, r in _all_records(results) if r["status"] == "ok"}
+    final = run_bench(*args, env=FIXTURES, cwd=tmp_path)
+    assert final.returncode == 0, final.stderr
+    _check_intact(results)
+    ok = [r for _, r in _all_records(results) if r["status"] == "ok"]
+    assert Counter((r["cell"]["strategy"], r["cell"]["seed"]) for r in ok) == Counter(
+        {(s, seed): 1 for s in ("majority", "sleepy") for seed in range(6)})
+    for path, mtime in done_before.items():
+        assert path.stat().st_mtime_ns == mtime  # finished cells were not redone
+    ran = int(" ".join(final.stderr.split()).split(" cell(s) run")[0].split()[-1])
+    assert ran == 12 - len(done_before)
+
+
+def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path):
+    results = tmp_path / "results"
+    proc = _start(["run", "--tasks", _card(tmp_path), "--strategies", "sleepy", "--set", "sleepy.seconds=2",
+                   "--seeds", "0", "1", "2", "3", "--results", str(results)], tmp_path)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(_all_records(results)) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    finished = len(_all_records(results))
+    assert f"interrupted: {finished} cell(s) finished and recorded" in " ".join(err.split())
+    _check_intact(results)
+    assert not list((results / "records").rglob("*.claim"))
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_neither_corrupt_nor_duplicate(tmp_path):
+    card, results = _card(tmp_path), tmp_path / "results"
+    args = ["run", "--tasks", card, "--strategies", "sleepy", "--set", "sleepy.seconds=0.5",
+            "--seeds", *map(str, range(4)), "--results", str(results)]
+    procs = [_start(args, tmp_path) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    ok = [r for _, r in _all_records(results) if r["status"] == "ok"]
+    assert len(ok) == 8 and len({r["key"] for r in ok}) == 8
+    ran = sum(int(" ".join(err.split()).split(" cell(s) run")[0].split()[-1]) for _, err in outputs)
+    assert ran == 8  # every cell ran exactly once between the two
+
+
+def test_a_damaged_record_is_named_and_its_cell_runs_again(tmp_path):
+    card, results = _card(tmp_path), tmp_path / "results"
+    assert run_bench("run", "--tasks", card, "--strategies", "majority", "--results", str(results)).returncode == 0
+    [(path, _)] = _all_records(results)
+    path.write_text(path.read_text()[:100])
+    report = run_bench("report", "--results", str(results), env={"COLUMNS": "300"})
+    assert "damaged record skipped" in report.stdout and path.name in report.stdout
+    again = run_bench("run", "--tasks", card, "--strategies", "majority", "--results", str(results))
+    assert "1 cell(s) run" in " ".join(again.stderr.split())
