@@ -16,6 +16,7 @@ from bench.errors import BenchError
 RUN_EXAMPLES = """examples:
   bench run --tasks imdb spam                     # the default grid
   bench run --tasks spam --strategies head-only --seeds 0 1 2
+  bench run --tasks imdb spam --budgets 8 32 all --seeds 0 1 2   # learning curves
   bench run --tasks imdb --data imdb=~/data/aclImdb      # the full IMDb set, local copy
   bench run --tasks my-card.toml --strategies head-only  # your own CSV/JSONL/parquet data
   bench run --tasks spam --set head-only.C=0.5 --force   # change an option, re-measure
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--models", nargs="+", metavar="MODEL",
                      help="models for the strategies that take one (default: each strategy's own)")
     run.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="N", help="seeds (default: 0)")
+    run.add_argument("--budgets", nargs="+", default=["all"], metavar="N",
+                     help="labelled examples per class, nested per seed; 'all' = the whole training split "
+                          "(default: all)")
     run.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=VALUE", dest="options",
                      help="strategy options: OPTION=V for every strategy that has it, or STRATEGY.OPTION=V")
     run.add_argument("--data", nargs="+", action="extend", default=[], metavar="TASK=PATH",
@@ -128,7 +132,10 @@ def cmd_run(args, console) -> int:
         if not torch.cuda.is_available():
             raise BenchError("--device cuda: no CUDA device is visible; use --device cpu or auto")
     options = grid.parse_options(args.options, strategies)
-    cells = grid.build_cells(tasks, strategies, args.models, args.seeds, options, data, args.device)
+    from bench.budgets import parse as parse_budgets
+
+    cells = grid.build_cells(tasks, strategies, args.models, args.seeds, options, data, args.device,
+                             parse_budgets(args.budgets))
     with console.status("checking tasks and data..."):
         planned = runner.plan(cells, args.results)
 

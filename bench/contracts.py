@@ -82,6 +82,13 @@ class Strategy(Protocol):
     `predict` returns one label id per text, always a list of ints. A strategy
     that has class scores may also define `predict_proba(texts)` returning an
     (n, K) array of probabilities; the harness then uses it for calibration.
+    It may define `extra_info()` returning a JSON-able dict kept in the record
+    (prompt lengths, training curves, index sizes).
+
+    Optional class attributes: `family` ("baseline", "prompting", "retrieval",
+    "training"; reports compare prompting with training) and `uses_labels`
+    (False for strategies that never read training labels, such as zero-shot:
+    they run once instead of once per label budget).
     """
 
     Config: ClassVar[type]

@@ -23,6 +23,7 @@ class Cell:
     strategy: str
     model: str | None
     seed: int
+    budget: int | None  # labelled examples per class; None = the whole training pool
     options: dict  # option name -> value, for this strategy only
     data: str | None  # a local data path replacing the task's source
     device: str  # "auto", "cpu" or "cuda"
@@ -144,15 +145,23 @@ def _convert(text: str, kind, where: str):
     return text
 
 
+def uses_labels(strategy: str) -> bool:
+    """False for strategies that never look at training labels (zero-shot)."""
+    return getattr(STRATEGIES.get(strategy), "uses_labels", True)
+
+
 def build_cells(tasks: list[str], strategies: list[str], models: list[str] | None, seeds: list[int],
-                options: dict[str, dict], data: dict[str, str], device: str) -> list[Cell]:
+                options: dict[str, dict], data: dict[str, str], device: str,
+                budgets: list[int | None] = (None,)) -> list[Cell]:
+    """The grid; a strategy that uses no labels runs once, not once per budget."""
     cells = []
     for task in tasks:
         for strategy in strategies:
             cls = STRATEGIES.get(strategy)
             uses_model = getattr(cls, "default_model", None) is not None
             for model in (models or [cls.default_model]) if uses_model else [None]:
-                for seed in seeds:
-                    cells.append(Cell(task, strategy, model, seed, options.get(strategy, {}),
-                                      data.get(task), device))
+                for budget in budgets if uses_labels(strategy) else [None]:
+                    for seed in seeds:
+                        cells.append(Cell(task, strategy, model, seed, budget, options.get(strategy, {}),
+                                          data.get(task), device))
     return cells

@@ -37,8 +37,10 @@ def slug(text: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text or "none").strip("_")[:80] or "none"
 
 
-def record_path(results: Path, task: str, strategy: str, model: str | None, seed: int, key: str) -> Path:
-    return results / "records" / slug(task) / slug(strategy) / slug(model) / f"seed{seed}-{key[:12]}.json"
+def record_path(results: Path, task: str, strategy: str, model: str | None, seed: int, key: str,
+                budget: int | None = None) -> Path:
+    budget_part = "" if budget is None else f"b{budget}-"
+    return results / "records" / slug(task) / slug(strategy) / slug(model) / f"{budget_part}seed{seed}-{key[:12]}.json"
 
 
 def write_atomic(path: Path, data: dict) -> None:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import records
+from bench import analysis, plots, records
 
 COLUMNS = [  # (key in the row, header, short header for the terminal, format)
     ("accuracy", "accuracy", "acc %", "pct"),
@@ -53,7 +53,11 @@ def load(results: Path) -> Loaded:
 
 def flat(record: dict) -> dict:
     cell, metrics, cost, data = record["cell"], record.get("metrics") or {}, record.get("cost") or {}, record.get("data") or {}
+    info = (record.get("provenance") or {}).get("strategy") or {}
+    low, high = metrics.get("accuracy_ci95") or (math.nan, math.nan)
     return {"task": cell["task"], "strategy": cell["strategy"], "model": cell.get("model") or "-",
+            "budget": budget_name(cell.get("budget")), "family": info.get("family", "other"),
+            "uses_labels": info.get("uses_labels", True), "test_se": (high - low) / (2 * 1.96),
             "seed": cell["seed"], "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
             "trainable_params": cost.get("trainable_params"), "total_params": cost.get("total_params"),
             "fit_seconds": cost.get("fit_seconds"), "predict_seconds": cost.get("predict_seconds"),
@@ -61,8 +65,16 @@ def flat(record: dict) -> dict:
             "device": (record.get("config") or {}).get("device")}
 
 
+def budget_name(budget) -> str:
+    return "all" if budget is None else str(budget)
+
+
+def budget_order(name: str) -> float:
+    return math.inf if name == "all" else float(name)
+
+
 def aggregate(ok: list[dict], tasks: list[str] | None = None):
-    """One row per (task, strategy, model): mean and std over seeds, best first."""
+    """One row per (task, strategy, model, budget): mean and std over seeds, best first."""
     import pandas as pd
 
     frame = pd.DataFrame([flat(r) for r in ok])
@@ -70,12 +82,20 @@ def aggregate(ok: list[dict], tasks: list[str] | None = None):
         return frame
     if tasks:
         frame = frame[frame.task.isin(tasks)]
-    metrics = [c[0] for c in COLUMNS] + ["n_train", "n_test"]
-    grouped = frame.groupby(["task", "strategy", "model"], sort=False)
+    metrics = [c[0] for c in COLUMNS] + ["n_train", "n_test", "test_se"]
+    grouped = frame.groupby(["task", "strategy", "model", "budget", "family", "uses_labels"], sort=False)
     mean = grouped[metrics].mean()
     std = grouped[["accuracy", "macro_f1", "fit_seconds", "predict_seconds", "peak_rss_mb"]].std(ddof=1)
     table = mean.join(std.add_suffix("_std")).join(grouped.seed.nunique().rename("seeds")).reset_index()
     table["baseline"] = table.strategy == "majority"
+    table["within_noise"] = False
+    for task in table.task.unique():  # mark rows that the best row does not beat beyond noise
+        main = table[(table.task == task) & (table.budget == "all")]
+        if main.empty:
+            continue
+        best = main.loc[main.accuracy.idxmax()]
+        for i, row in main.iterrows():
+            table.loc[i, "within_noise"] = i != best.name and not analysis.beyond_noise(best, row)
     return table.sort_values(["task", "accuracy"], ascending=[True, False]).reset_index(drop=True)
 
 
@@ -100,14 +120,37 @@ def _fmt(value, kind: str, std=None) -> str:
     return str(value)
 
 
+def main_rows(table, task: str):
+    """The rows of the main table: every strategy with all its labels (budget "all")."""
+    rows = table[(table.task == task) & (table.budget == "all")]
+    return rows if not rows.empty else table[table.task == task]
+
+
 def rows_for(table, task: str) -> list[list[str]]:
     out = []
-    for _, row in table[table.task == task].iterrows():
+    for _, row in main_rows(table, task).iterrows():
         cells = [row.strategy + (" (baseline)" if row.baseline else ""), row.model, str(int(row.seeds))]
         for key, _, _, kind in COLUMNS:
-            cells.append(_fmt(row[key], kind, row.get(f"{key}_std") if int(row.seeds) > 1 else None))
+            text = _fmt(row[key], kind, row.get(f"{key}_std") if int(row.seeds) > 1 else None)
+            cells.append(text + (" ≈" if key == "accuracy" and row.within_noise else ""))
         out.append(cells)
     return out
+
+
+def curve_rows(table, task: str) -> tuple[list[str], list[list[str]]]:
+    """Accuracy by label budget: one row per strategy and model, one column per budget."""
+    rows = table[table.task == task]
+    budgets = sorted(rows.budget.unique(), key=budget_order)
+    out = []
+    for (strategy, model), group in rows.groupby(["strategy", "model"], sort=False):
+        by_budget = {r.budget: r for _, r in group.iterrows()}
+        label_free = not group.uses_labels.iloc[0]
+        cells = [strategy, model]
+        for b in budgets:
+            r = by_budget.get(b) if not label_free else group.iloc[0]
+            cells.append(_fmt(r.accuracy, "pct", r.accuracy_std if int(r.seeds) > 1 else None) if r is not None else "-")
+        out.append(cells)
+    return ["strategy", "model"] + [f"{b} / class" if b != "all" else "all" for b in budgets], out
 
 
 def headers(short: bool = False) -> list[str]:
@@ -141,6 +184,22 @@ def markdown(loaded: Loaded, results: Path) -> str:
         lines.append("|" + "---|" * 3 + "---:|" * len(COLUMNS))
         for cells in rows_for(table, task):
             lines.append("| " + " | ".join(md_escape(c) for c in cells) + " |")
+        if main_rows(table, task).within_noise.any():
+            lines += ["", "≈: not better than the best row beyond noise (seed spread and test-set bootstrap)."]
+        task_rows = table[table.task == task]
+        if task_rows.budget.nunique() > 1:
+            head, body = curve_rows(table, task)
+            lines += ["", "Accuracy (%) by label budget (labelled examples per class; strategies that use no "
+                      "labels show the same value everywhere):", ""]
+            lines.append("| " + " | ".join(head) + " |")
+            lines.append("|---|---|" + "---:|" * (len(head) - 2))
+            lines += ["| " + " | ".join(md_escape(c) for c in cells) + " |" for cells in body]
+        cross = analysis.crossover(task_rows.to_dict("records"), task)
+        if cross is not None:
+            lines += ["", f"**Crossover.** {md_escape(cross.sentence())}"]
+        for kind, caption in plots.CAPTIONS.items():
+            if (results / "plots" / plots.file_name(task, kind)).exists():
+                lines += ["", f"![{caption}](plots/{plots.file_name(task, kind)})"]
     if loaded.failed:
         lines += ["", f"{len(loaded.failed)} failed run(s) are recorded and left out of the tables; "
                   "`bench report` lists them."]
@@ -161,8 +220,10 @@ def write(results: Path) -> tuple[Path, Path, Loaded]:
     """Write LEADERBOARD.md and leaderboard.csv into `results`, atomically."""
     loaded = load(results)
     md_path, csv_path = results / "LEADERBOARD.md", results / "leaderboard.csv"
-    _write_text(md_path, markdown(loaded, results))
     table = aggregate(loaded.ok)
+    if not table.empty:
+        plots.write_all(table, loaded.ok, results / "plots")
+    _write_text(md_path, markdown(loaded, results))
     _write_text(csv_path, table.to_csv(index=False) if not table.empty else "")
     return md_path, csv_path, loaded
 
@@ -193,4 +254,15 @@ def rich_tables(ok: list[dict], tasks: list[str] | None = None):
         for cells in rows_for(table, task):
             t.add_row(*cells, style="dim" if cells[0].endswith("(baseline)") else None)
         out.append(t)
+        if table[table.task == task].budget.nunique() > 1:
+            head, body = curve_rows(table, task)
+            curve = Table(title=f"{task}: accuracy % by labels per class", title_justify="left")
+            for i, h in enumerate(head):
+                curve.add_column(h, justify="left" if i < 2 else "right")
+            for cells in body:
+                curve.add_row(*cells)
+            out.append(curve)
+        cross = analysis.crossover(table[table.task == task].to_dict("records"), task)
+        if cross is not None:
+            out.append(cross.sentence())
     return out

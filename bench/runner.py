@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from bench import records
 from bench.executors import Executor, Job
 from bench.grid import Cell, resolve_task, strategy_config
+from bench.registry import STRATEGIES
 
 
 @dataclass
@@ -39,7 +40,8 @@ class Outcome:
 
 def label(cell: Cell) -> str:
     task = Path(cell.task).stem if cell.task.endswith(".toml") else cell.task
-    return " / ".join([task, cell.strategy, cell.model or "-", f"seed {cell.seed}"])
+    budget = [] if cell.budget is None else [f"{cell.budget}/class"]
+    return " / ".join([task, cell.strategy, cell.model or "-", *budget, f"seed {cell.seed}"])
 
 
 def plan(cells: list[Cell], results: Path) -> list[Planned]:
@@ -60,17 +62,20 @@ def plan(cells: list[Cell], results: Path) -> list[Planned]:
         card_fields = {k: v for k, v in dataclasses.asdict(card).items() if k != "source"}
         identity = {
             "task": card.name, "data_fingerprint": data.fingerprint, "card": card_fields,
-            "strategy": cell.strategy, "config": config, "model": model, "seed": cell.seed,
+            "strategy": cell.strategy, "config": config, "model": model, "seed": cell.seed, "budget": cell.budget,
             "device": resolve_device(cell.device),
         }
         key = records.cell_key(identity)
         art = getattr(card.source, "artifact", None)
-        prov = {"model": models.provenance(model),
+        cls = STRATEGIES.get(cell.strategy)
+        prov = {"strategy": {"family": getattr(cls, "family", "other"), "uses_labels": getattr(cls, "uses_labels", True),
+                             "class": f"{cls.__module__}.{cls.__qualname__}", "origin": STRATEGIES.origin(cell.strategy)},
+                "model": models.provenance(model),
                 "data_source": card.source.describe(),
                 "data_artifact": dataclasses.asdict(assets.artifact(art)) if art else None,
                 "packages": provenance.package_versions(), "git": provenance.git_state(),
                 "machine": provenance.machine()}
-        path = records.record_path(results, card.name, cell.strategy, model, cell.seed, key)
+        path = records.record_path(results, card.name, cell.strategy, model, cell.seed, key, cell.budget)
         planned.append(Planned(dataclasses.replace(cell, model=model), key, path, identity, prov))
     return planned
 
@@ -135,7 +140,8 @@ def _record(p: Planned, result: dict, started_at: str | None) -> dict:
         "key": p.key,
         "status": result.get("status", "failed"),
         "error": result.get("error"),
-        "cell": {"task": p.identity["task"], "strategy": c.strategy, "model": c.model, "seed": c.seed},
+        "cell": {"task": p.identity["task"], "strategy": c.strategy, "model": c.model, "seed": c.seed,
+                 "budget": c.budget},
         "config": {"strategy": p.identity["config"], "task": p.identity["card"], "device": p.identity["device"],
                    "task_ref": c.task, "data_override": c.data},
         "metrics": result.get("metrics"),

@@ -94,7 +94,10 @@ def run_cell(cell: dict) -> dict:
     card = resolve_task(cell["task"], cell.get("data"))
     from bench.data import load_task
 
+    from bench.budgets import budget_sample
+
     data = load_task(card)
+    train = budget_sample(data.train, cell.get("budget"), cell["seed"])
     seed_everything(cell["seed"])
     gpu = device.startswith("cuda")
     if gpu:
@@ -104,7 +107,7 @@ def run_cell(cell: dict) -> dict:
     baseline_rss = current_rss_mb()
     strategy = build_strategy(cell["strategy"], cell["options"], cell["model"], device)
     t0 = time.perf_counter()
-    strategy.fit(data.train, card, cell["seed"])
+    strategy.fit(train, card, cell["seed"])
     t1 = time.perf_counter()
     proba = None
     if hasattr(strategy, "predict_proba"):
@@ -119,7 +122,7 @@ def run_cell(cell: dict) -> dict:
     return {
         "device": device,
         "metrics": metrics.classification(data.test.labels, predictions, card.labels, proba, seed=cell["seed"]),
-        "data": {"n_train": len(data.train), "n_test": len(data.test), "fingerprint": data.fingerprint,
+        "data": {"n_train": len(train), "n_train_pool": len(data.train), "n_test": len(data.test), "fingerprint": data.fingerprint,
                  "notes": list(data.notes), "source": card.source.describe()},
         "cost": {
             "trainable_params": int(counts.trainable),

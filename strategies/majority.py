@@ -18,6 +18,7 @@ from bench.registry import STRATEGIES
 class Majority:
     Config = NoConfig
     default_model = None
+    family = "baseline"
 
     def __init__(self, config: NoConfig, model: str | None = None, device: str = "cpu"):
         self.label = 0
