@@ -13,6 +13,8 @@ from pathlib import Path
 
 from bench.errors import BenchError
 
+DEFAULT_TASKS = ("imdb", "spam")
+
 RUN_EXAMPLES = """examples:
   bench run --tasks imdb spam                     # the default grid
   bench run --tasks spam --strategies head-only --seeds 0 1 2
@@ -41,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run every cell of the grid that is not recorded yet, each in its own "
                          "process, and print the leaderboard.", epilog=RUN_EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--tasks", nargs="+", metavar="TASK", help="task names or .toml cards (default: all built-in tasks)")
+    run.add_argument("--tasks", nargs="+", metavar="TASK", default=list(DEFAULT_TASKS),
+                     help=f"task names or .toml cards (default: {' '.join(DEFAULT_TASKS)}; `bench ls` lists all)")
     run.add_argument("--strategies", nargs="+", metavar="NAME", help="strategy names (default: all built-in ones)")
     run.add_argument("--models", nargs="+", metavar="MODEL",
                      help="models for the strategies that take one (default: each strategy's own)")
@@ -108,11 +111,9 @@ def cmd_run(args, console) -> int:
 
     from bench import grid, report, runner
     from bench.executors import LocalProcessExecutor
-    from bench.registry import STRATEGIES, TASKS
+    from bench.registry import STRATEGIES
 
-    import bench.strategies  # noqa: F401  (BUILTINS order)
-
-    tasks = args.tasks or TASKS.names()
+    tasks = args.tasks
     strategies = list(dict.fromkeys(args.strategies or _builtin_strategies()))
     for name in strategies:
         STRATEGIES.get(name)  # unknown names fail here, with a suggestion
