@@ -5,4 +5,4 @@ in head_only.py). Installed as `bench.strategies`.
 and the default grid use.
 """
 
-BUILTINS = ("majority", "head_only")
+BUILTINS = ("majority", "head_only", "lora", "full", "partial")

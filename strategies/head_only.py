@@ -1,10 +1,19 @@
 """`head-only`: a frozen sentence encoder and a trained linear classifier head.
 
 The texts are encoded once (mean-pooled, normalised all-MiniLM-L6-v2 sentence
-embeddings by default) and a multinomial logistic regression is fitted on those
-cached features, as MTEB does for its classification tasks: the frozen encoder
-never runs more than once per text. The head's weights and biases are the only
-trainable parameters; the total adds the encoder's.
+embeddings by default) and a linear softmax head is trained on those cached
+features: multinomial logistic regression with scikit-learn's objective and
+its `C` (as MTEB fits on frozen embeddings), minimised by AdamW instead of
+L-BFGS. It trains through the same path as lora, full and partial
+(bench.training: stratified validation split, per-epoch curves, best-epoch
+rule, early stopping, divergence check), but its rows hold the cached
+embeddings instead of token ids, so the frozen encoder runs once per text and
+never once per epoch; an epoch over the features takes well under a second.
+Its train_loss includes the L2 term; val_loss is plain cross-entropy.
+
+The head's weights and biases are the only trainable parameters; the total
+adds the encoder's. The artifact is `head.safetensors` (`weight` K x d,
+`bias` K): logits = embedding @ weight.T + bias.
 """
 
 from __future__ import annotations
@@ -12,63 +21,113 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from bench import training
 from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters
 from bench.registry import STRATEGIES
 
 
 @dataclass(frozen=True)
-class HeadOnlyConfig:
-    batch_size: int = 32  # texts per encoder forward pass
+class HeadOnlyConfig(training.TrainingOptions):
+    encode_batch_size: int = 32  # texts per encoder forward pass
     max_seq_length: int = 0  # tokens per text; 0 = the task card's max_tokens
     normalize: bool = True  # L2-normalise embeddings before the head
-    C: float = 1.0  # inverse L2 regularisation strength of the logistic regression
-    max_iter: int = 2000  # optimiser iterations for the head
+    epochs: int = 30  # passes over the cached features (cheap: no encoder in the loop)
+    min_steps: int = 100  # at least this many optimiser steps, so small label budgets converge too
+    learning_rate: float = 1e-2  # peak AdamW learning rate for the head
+    batch_size: int = 32  # cached feature rows per optimiser step
+    weight_decay: float = 0.0  # AdamW decoupled weight decay on the head (C below is the L2 penalty)
+    C: float = 1.0  # inverse L2 strength, as in scikit-learn: loss = mean cross-entropy + |W|^2 / (2 C n)
+    max_train_examples: int = 0  # cap on the training pool; 0 = all of it (each text is encoded once)
 
     def __post_init__(self):
-        if self.batch_size < 1 or self.max_seq_length < 0 or self.C <= 0 or self.max_iter < 1:
-            raise ValueError("batch_size and max_iter must be >= 1, max_seq_length >= 0, C > 0")
+        super().__post_init__()
+        if self.encode_batch_size < 1 or self.max_seq_length < 0 or not self.C > 0:
+            raise ValueError("encode_batch_size must be >= 1, max_seq_length >= 0 and C > 0")
+
+
+def linear_head(dim: int, n_labels: int, l2: float = 0.0):
+    """A linear softmax classifier over feature rows, shaped like a transformers classifier.
+
+    Its loss is mean cross-entropy plus l2 / 2 * |weight|^2 (the bias is not
+    penalised), which is scikit-learn's logistic regression objective divided
+    by C * n when l2 = 1 / (C * n).
+    """
+    import torch
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    class LinearHead(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(dim, n_labels)
+
+        def forward(self, features, labels=None):
+            logits = self.linear(features)
+            loss = None
+            if labels is not None:
+                loss = torch.nn.functional.cross_entropy(logits, labels)
+                if self.training:  # the objective; validation loss stays plain cross-entropy
+                    loss = loss + 0.5 * l2 * self.linear.weight.pow(2).sum()
+            return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    return LinearHead()
 
 
 @STRATEGIES.register("head-only")
 class HeadOnly:
     Config = HeadOnlyConfig
     default_model = "all-MiniLM-L6-v2"
+    family = "training"
 
     def __init__(self, config: HeadOnlyConfig, model: str | None = None, device: str = "cpu"):
         from sentence_transformers import SentenceTransformer
 
         from bench.models import local_path
 
-        self.config = config
+        self.config, self.device = config, device
         self.encoder = SentenceTransformer(local_path(model or self.default_model), device=device)
         self.head = None
+        self.info: dict = {}
 
     def _encode(self, texts: Sequence[str]):
-        return self.encoder.encode(list(texts), batch_size=self.config.batch_size,
+        return self.encoder.encode(list(texts), batch_size=self.config.encode_batch_size,
                                    normalize_embeddings=self.config.normalize,
-                                   convert_to_numpy=True, show_progress_bar=False)
+                                   convert_to_tensor=True, show_progress_bar=False).float().cpu()
 
     def fit(self, train: Split, task: TaskCard, seed: int) -> None:
-        from sklearn.linear_model import LogisticRegression
+        from transformers import default_data_collator, set_seed
 
         self.encoder.max_seq_length = self.config.max_seq_length or task.max_tokens
-        features = self._encode(train.texts)
-        self.head = LogisticRegression(C=self.config.C, max_iter=self.config.max_iter, random_state=seed)
-        self.head.fit(features, train.labels)
-        self.n_labels = len(task.labels)
+        fit_split, val_split = training.carve(train, self.config, seed)
+        features = self._encode(fit_split.texts + val_split.texts)  # the only encoder pass over training texts
+        rows = [{"features": f, "labels": y} for f, y in zip(features, fit_split.labels + val_split.labels)]
+        set_seed(seed)
+        self.head = linear_head(features.shape[1], len(task.labels), 1 / (self.config.C * len(fit_split)))
+        history = training.train(self.head, rows[:len(fit_split)], rows[len(fit_split):], self.config,
+                                 collator=default_data_collator, n_labels=len(task.labels),
+                                 device=self.device, seed=seed, group_by_length=False)
+        self.head.eval()
+        self.info = {"training": history.as_json(len(fit_split), len(val_split)),
+                     "artifact": training.save_artifact(self._save)}
+
+    def _save(self, folder) -> None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.linear.state_dict().items()},
+                  str(folder / "head.safetensors"), metadata={"format": "pt"})
 
     def predict_proba(self, texts: Sequence[str]):
-        import numpy as np
+        import torch
 
-        proba = self.head.predict_proba(self._encode(texts))
-        full = np.zeros((len(texts), self.n_labels))  # classes absent from training get 0
-        full[:, self.head.classes_] = proba
-        return full
+        features = self._encode(texts).to(next(self.head.parameters()).device)
+        with torch.inference_mode():
+            return torch.softmax(self.head(features).logits.float(), dim=-1).cpu().numpy()
 
     def predict(self, texts: Sequence[str]) -> list[int]:
         return [int(i) for i in self.predict_proba(texts).argmax(axis=1)]
 
     def parameter_counts(self) -> ParameterCounts:
-        head = self.head.coef_.size + self.head.intercept_.size if self.head is not None else 0
-        encoder = count_parameters(self.encoder).total
-        return ParameterCounts(trainable=head, total=encoder + head)
+        head = count_parameters(self.head).total if self.head is not None else 0
+        return ParameterCounts(trainable=head, total=count_parameters(self.encoder).total + head)
+
+    def extra_info(self) -> dict:
+        return self.info

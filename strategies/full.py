@@ -1,0 +1,40 @@
+"""`full`: fine-tune every parameter of the model together with a new classification head.
+
+The upper bound on what training can do with a given model, and the most
+expensive: every weight gets gradients and AdamW state (three extra copies of
+the model in memory), and the artifact is a whole checkpoint
+(`model.safetensors` plus `config.json`, loadable with
+`AutoModelForSequenceClassification.from_pretrained(folder)`; the tokenizer is
+the base model's). Training goes through bench.training (see there for the
+validation split, curves, best-epoch rule and early stopping).
+
+Defaults fit a CPU: at most 500 training examples (450 train + 50
+validation), 4 epochs, batch 8, learning rate 1e-4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.finetuning import FineTuned
+from bench.registry import STRATEGIES
+from bench.training import TrainingOptions
+
+
+@dataclass(frozen=True)
+class FullConfig(TrainingOptions):
+    learning_rate: float = 1e-4  # peak AdamW learning rate; full fine-tuning wants a small one
+
+
+@STRATEGIES.register("full")
+class Full(FineTuned):
+    Config = FullConfig
+    default_model = "all-MiniLM-L6-v2"
+
+    def prepare(self, model):
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return model
+
+    def save(self, model, folder) -> None:
+        model.save_pretrained(folder, safe_serialization=True)

@@ -1,0 +1,193 @@
+"""The trained strategies (lora, full, partial, head-only) and their shared path, bench.training.
+
+Everything runs the real all-MiniLM-L6-v2 on real slices of the SMS spam data:
+tiny slices and one epoch, so the whole file takes a few minutes on two CPU
+cores. Nothing here mocks the model or the data.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bench import training
+from bench.contracts import Split
+from bench.errors import BenchError
+from bench.finetuning import load_classifier
+from bench.registry import STRATEGIES, TASKS
+
+MINILM = "all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="module")
+def spam():
+    from bench.data import load_task
+
+    card = TASKS.get("spam")
+    return card, load_task(card)
+
+
+def _slice(data, per_class: int, offset: int = 0) -> Split:
+    """The first `per_class` training texts of each label (after `offset` of them)."""
+    picked = []
+    for label in (0, 1):
+        ids = [i for i, y in enumerate(data.train.labels) if y == label]
+        picked += ids[offset:offset + per_class]
+    return Split([data.train.texts[i] for i in picked], [data.train.labels[i] for i in picked])
+
+
+def _build(name: str, **options):
+    cls = STRATEGIES.get(name)
+    return cls(cls.Config(**options), model=MINILM, device="cpu")
+
+
+TINY = dict(epochs=1, min_steps=0, batch_size=8, val_fraction=0.25, max_train_examples=0, warmup_ratio=0.0)
+
+
+# --- options and data preparation ---------------------------------------------------------------
+
+def test_tutorial_preset_fills_defaults_and_explicit_options_win():
+    cfg = STRATEGIES.get("lora").Config(preset="tutorial")
+    assert (cfg.r, cfg.alpha, cfg.dropout, cfg.target_modules) == (4, 32.0, 0.01, ("query",))
+    assert (cfg.learning_rate, cfg.batch_size, cfg.epochs, cfg.weight_decay) == (1e-3, 4, 10, 0.01)
+    mine = STRATEGIES.get("lora").Config(preset="tutorial", epochs=2, r=16)
+    assert (mine.epochs, mine.r, mine.alpha) == (2, 16, 32.0)
+    with pytest.raises(ValueError, match="unknown preset"):
+        STRATEGIES.get("lora").Config(preset="nope")
+
+
+@pytest.mark.parametrize("name, bad", [("lora", {"r": 0}), ("full", {"epochs": 0}), ("partial", {"layers": -1}),
+                                       ("full", {"val_fraction": 1.0}), ("head-only", {"C": 0.0})])
+def test_bad_options_are_rejected(name, bad):
+    with pytest.raises(ValueError):
+        STRATEGIES.get(name).Config(**bad)
+
+
+def test_carve_is_stratified_seeded_and_disjoint(spam):
+    _, data = spam
+    options = training.TrainingOptions(max_train_examples=400, val_fraction=0.1)
+    fit, val = training.carve(data.train, options, seed=3)
+    assert (len(fit), len(val)) == (360, 40)
+    assert not set(fit.texts) & set(val.texts)
+    pool_share = np.mean(data.train.labels)
+    for part in (fit, val):
+        assert abs(np.mean(part.labels) - pool_share) < 0.03  # the spam share is kept
+    assert training.carve(data.train, options, seed=3) == (fit, val)
+    assert training.carve(data.train, options, seed=4)[0].texts != fit.texts
+
+
+def test_carve_too_small_for_a_validation_split_is_a_user_error():
+    with pytest.raises(BenchError, match="every class needs at least 2"):
+        training.carve(Split(["a", "b", "c"], [0, 1, 0]), training.TrainingOptions(val_fraction=0.1), seed=0)
+
+
+# --- parameter counts against hand counts (real MiniLM, no training) ----------------------------
+
+MINILM_BASE = (  # BERT, hidden 384, 6 layers, intermediate 1536, vocab 30522, 512 positions, 2 token types
+    (30522 + 512 + 2) * 384 + 2 * 384  # embeddings and their LayerNorm
+    + 6 * (4 * (384 * 384 + 384) + 2 * 2 * 384 + (384 * 1536 + 1536) + (1536 * 384 + 384))  # blocks
+    + 384 * 384 + 384  # pooler
+)
+HEAD = 384 * 2 + 2  # classifier for K = 2
+
+
+def test_lora_counts_adapters_and_head_once():
+    strategy = _build("lora", r=4, target_modules=("query",))
+    _, model = load_classifier(MINILM, 2)
+    strategy.model = strategy.prepare(model)
+    adapters = 6 * (4 * 384 + 384 * 4)  # A (4 x 384) and B (384 x 4) on each query projection
+    counts = strategy.parameter_counts()
+    assert counts.trainable == adapters + HEAD == 19_202
+    assert counts.total == MINILM_BASE + adapters + HEAD  # PEFT's frozen original head left out
+
+
+def test_partial_and_full_counts():
+    _, model = load_classifier(MINILM, 2)
+    partial = _build("partial", layers=2)
+    partial.model = partial.prepare(model)
+    block = 4 * (384 * 384 + 384) + 2 * 2 * 384 + (384 * 1536 + 1536) + (1536 * 384 + 384)
+    assert partial.parameter_counts().trainable == 2 * block + (384 * 384 + 384) + HEAD  # 2 blocks, pooler, head
+    assert partial.parameter_counts().total == MINILM_BASE + HEAD
+    full = _build("full")
+    full.model = full.prepare(model)
+    assert full.parameter_counts().trainable == full.parameter_counts().total == MINILM_BASE + HEAD
+
+
+def test_model_mismatches_are_user_errors():
+    _, model = load_classifier(MINILM, 2)
+    with pytest.raises(BenchError, match="partial.layers=6"):
+        _build("partial", layers=7).prepare(model)
+    with pytest.raises(BenchError, match="lora.target_modules"):
+        _build("lora", target_modules=("q_proj_typo",)).prepare(model)
+
+
+# --- training end to end on tiny real slices ------------------------------------------------------
+
+@pytest.mark.slow
+def test_lora_fit_saves_a_safetensors_adapter_and_curves(spam, tmp_path, monkeypatch):
+    from safetensors import safe_open
+
+    card, data = spam
+    monkeypatch.setenv(training.ARTIFACT_ENV, str(tmp_path / "artifact"))
+    strategy = _build("lora", r=4, target_modules=("query",), **TINY)
+    strategy.fit(_slice(data, 16), card, seed=0)
+
+    info = strategy.extra_info()
+    curves = info["training"]["curves"]
+    assert [row["epoch"] for row in curves] == [1] and info["training"]["best_epoch"] == 1
+    assert set(curves[0]) >= {"train_loss", "train_accuracy", "val_loss", "val_accuracy"}
+    assert (info["training"]["n_train"], info["training"]["n_val"]) == (24, 8)
+
+    adapter = tmp_path / "artifact" / "adapter_model.safetensors"
+    assert info["artifact"]["path"] == str(tmp_path / "artifact") and adapter.is_file()
+    assert info["artifact"]["weights_bytes"] == adapter.stat().st_size
+    with safe_open(str(adapter), framework="pt") as f:  # a real safetensors file: adapters and the head
+        keys = list(f.keys())
+    assert sum("lora_A" in k for k in keys) == 6 and any("classifier" in k for k in keys)
+
+    proba = strategy.predict_proba(data.test.texts[:10])
+    assert proba.shape == (10, 2) and np.allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.slow
+def test_same_seed_same_predictions(spam):
+    card, data = spam
+    texts = data.test.texts[:24]
+    runs = []
+    for _ in range(2):
+        strategy = _build("partial", layers=1, **TINY)
+        strategy.fit(_slice(data, 12), card, seed=5)
+        runs.append(strategy.predict_proba(texts))
+    assert np.array_equal(runs[0], runs[1])
+
+
+@pytest.mark.slow
+def test_exploding_loss_fails_the_cell_with_a_reason(tmp_path):
+    cell = {"task": "spam", "strategy": "full", "model": MINILM, "seed": 0, "data": None, "device": "cpu",
+            "options": {**TINY, "max_train_examples": 40, "learning_rate": 1e30}}
+    out = tmp_path / "result.json"
+    subprocess.run([sys.executable, "-m", "bench.worker", str(out)], input=json.dumps(cell), text=True,
+                   capture_output=True, timeout=300)
+    result = json.loads(out.read_text())
+    assert result["status"] == "failed"
+    assert result["error"].startswith("TrainingDiverged:") and "lower learning_rate" in result["error"]
+
+
+@pytest.mark.slow
+def test_head_only_encodes_each_text_once_and_keeps_curves(spam):
+    card, data = spam
+    strategy = _build("head-only", epochs=3, min_steps=0, val_fraction=0.25)
+    encoded = []
+    real_encode = strategy.encoder.encode
+    strategy.encoder.encode = lambda texts, **kw: encoded.extend(texts) or real_encode(texts, **kw)
+    train = _slice(data, 16)
+    strategy.fit(train, card, seed=0)
+    assert sorted(encoded) == sorted(train.texts)  # once each, not once per epoch
+    info = strategy.extra_info()
+    assert [row["epoch"] for row in info["training"]["curves"]] == [1, 2, 3]
+    assert info["artifact"]["files"] == ["head.safetensors"] and info["artifact"]["path"] is None
+    assert strategy.parameter_counts().trainable == HEAD
