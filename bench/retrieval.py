@@ -61,7 +61,7 @@ class Retriever:
 
         from bench.models import canonical_name, local_path, provenance
 
-        self.encoder = SentenceTransformer(local_path(embedder), device=device)
+        self.encoder = SentenceTransformer(local_path(embedder), device=device, model_kwargs={"use_safetensors": True})
         self.identity = {"embedder": provenance(canonical_name(embedder))}
         self.kind = "flat"
         self.batch_size = batch_size

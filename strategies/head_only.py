@@ -84,7 +84,8 @@ class HeadOnly:
         from bench.models import local_path
 
         self.config, self.device = config, device
-        self.encoder = SentenceTransformer(local_path(model or self.default_model), device=device)
+        self.encoder = SentenceTransformer(local_path(model or self.default_model), device=device,
+                                           model_kwargs={"use_safetensors": True})
         self.head = None
         self.info: dict = {}
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conftest import run_bench
+
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
 BAD_INPUT = [
     (["run", "--tasks", "imbd"], "unknown task 'imbd': did you mean 'imdb'"),
@@ -22,6 +26,17 @@ BAD_INPUT = [
     (["run", "--tasks", "no-such-card.toml"], "task card no-such-card.toml does not exist"),
     (["run", "--taks", "spam"], "unrecognized arguments"),
     (["frobnicate"], "invalid choice"),
+    (["run", "--tasks", "spam", "--max-memory", "-5"], "give a positive number of MB"),
+    (["run", "--tasks", "spam", "--budgets", "0"], "positive number of labels per class"),
+    (["run", "--tasks", "spam", "--budgets", "8", "8"], "a budget is repeated"),
+    (["run", "--tasks", "spam", "--strategies", "few-shot", "--set", "few-shot.k=0"], "k must be >= 1"),
+    (["run", "--tasks", "spam", "--strategies", "lora", "--set", "r=0"], "r must be >= 1"),
+    (["run", "--tasks", "spam", "--strategies", "lora", "--set", "preset=nope"], "unknown preset 'nope'"),
+    (["run", "--tasks", "spam", "--strategies", "rag", "--set", "rag.index=bogus"], "index must be one of"),
+    (["run", "--tasks", "spam", "--strategies", "partial", "--set", "layers=-1"], "layers must be >= 0"),
+    (["run", "--tasks", "spam", "--strategies", "full", "--set", "epochs=0"], "must be >= 1"),
+    (["run", "--tasks", "spam", "--strategies", "knn", "--set", "knn.k=x"], "not a valid int"),
+    (["run", "--tasks", "imdb", "--data", f"imdb={PYPROJECT}"], "unsupported type '.toml'"),
     (["report", "--results", "no-such-results"], "no records in no-such-results/records"),
 ]
 

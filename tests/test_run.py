@@ -77,8 +77,8 @@ def test_head_only_same_seed_same_predictions(tmp_path):
     assert len(runs) == 2
     assert runs[0]["predictions"] == runs[1]["predictions"]
     assert runs[0]["metrics"]["accuracy"] == 1.0  # clearly separable texts
-    assert runs[0]["cost"]["trainable_params"] == 385  # one weight vector of 384 + a bias
-    assert runs[0]["cost"]["total_params"] == 22_713_216 + 385
+    assert runs[0]["cost"]["trainable_params"] == 2 * 384 + 2  # a linear head: 384 weights + a bias per class
+    assert runs[0]["cost"]["total_params"] == 22_713_216 + 770
     assert runs[0]["provenance"]["model"]["sha256"].startswith("b9a0018d")
 
 
