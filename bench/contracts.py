@@ -9,10 +9,7 @@ counts. The harness, never the strategy, times and measures a run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence, runtime_checkable
-
-if TYPE_CHECKING:
-    import numpy as np
+from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -123,10 +120,6 @@ def count_parameters(*modules: Any) -> ParameterCounts:
             if p.requires_grad:
                 trainable += p.numel()
     return ParameterCounts(trainable=trainable, total=total)
-
-
-def probabilities_to_labels(proba: "np.ndarray") -> list[int]:
-    return [int(i) for i in proba.argmax(axis=1)]
 
 
 __all__ = [
