@@ -46,6 +46,28 @@ def load_classifier(name: str, n_labels: int):
     return tokenizer, model
 
 
+def top_blocks_and_head(model, top: int) -> set[str]:
+    """Names of the parameters in the top `top` transformer blocks and in the head.
+
+    The blocks are the model's longest `nn.ModuleList` (BERT `bert.encoder.layer`,
+    Llama `model.layers`); the head is every parameter registered after the last
+    block (BERT: pooler and classifier; Llama: final norm and `score`).
+    """
+    import torch
+
+    lists = [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.ModuleList) and len(m)]
+    if not lists:
+        raise BenchError(f"found no stack of transformer blocks in {type(model).__name__}; use the full strategy")
+    prefix, blocks = max(lists, key=lambda item: len(item[1]))
+    if top > len(blocks):
+        raise BenchError(f"partial: layers={top} but the model has {len(blocks)} blocks; "
+                         f"use --set partial.layers={len(blocks)} or the full strategy")
+    names = [n for n, _ in model.named_parameters()]
+    last_in_blocks = max(i for i, n in enumerate(names) if n.startswith(prefix + "."))
+    top_prefixes = tuple(f"{prefix}.{i}." for i in range(len(blocks) - top, len(blocks)))
+    return {n for i, n in enumerate(names) if i > last_in_blocks or n.startswith(top_prefixes)}
+
+
 class FineTuned:
     """Base of lora, full and partial; subclasses define `prepare` and `save`."""
 

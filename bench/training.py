@@ -76,7 +76,7 @@ class TrainingOptions:
     val_fraction: float = 0.1  # share of the (capped) pool held out for validation, stratified
     min_steps: int = 50  # at least this many optimiser steps: small pools get more epochs (0 = epochs as set)
     patience: int = 0  # early stopping: stop after this many epochs without a new best; 0 = off
-    eval_batch_size: int = 64  # texts per forward pass for validation and prediction
+    eval_batch_size: int = 16  # texts per forward pass for validation and prediction
     mixed_precision: bool = True  # bf16 autocast on a GPU that supports it; CPU always trains in fp32
 
     def __post_init__(self):

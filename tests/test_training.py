@@ -54,6 +54,7 @@ def test_tutorial_preset_fills_defaults_and_explicit_options_win():
     cfg = STRATEGIES.get("lora").Config(preset="tutorial")
     assert (cfg.r, cfg.alpha, cfg.dropout, cfg.target_modules) == (4, 32.0, 0.01, ("query",))
     assert (cfg.learning_rate, cfg.batch_size, cfg.epochs, cfg.weight_decay) == (1e-3, 4, 10, 0.01)
+    assert cfg.full_head is False  # the tutorial trains the classifier alone
     mine = STRATEGIES.get("lora").Config(preset="tutorial", epochs=2, r=16)
     assert (mine.epochs, mine.r, mine.alpha) == (2, 16, 32.0)
     with pytest.raises(ValueError, match="unknown preset"):
@@ -85,6 +86,27 @@ def test_carve_too_small_for_a_validation_split_is_a_user_error():
         training.carve(Split(["a", "b", "c"], [0, 1, 0]), training.TrainingOptions(val_fraction=0.1), seed=0)
 
 
+def test_best_epoch_rule_early_stopping_and_restore():
+    """Accuracy first, then lower loss, then the earlier epoch; the kept epoch's weights come back."""
+    import torch
+    from transformers import TrainerControl
+
+    model, history, control = torch.nn.Linear(2, 2), training.History(), TrainerControl()
+    start = model.weight.detach().clone()
+    recorder = training._recorder_class()(model, history, n_labels=2, patience=2, learning_rate=0.1)
+    for accuracy, loss in [(0.8, 0.5), (0.9, 0.4), (0.9, 0.3), (0.9, 0.3), (0.85, 0.2)]:
+        with torch.no_grad():
+            model.weight.add_(1.0)  # epoch e leaves weights start + e
+        recorder.add_batch(torch.tensor(0.6), torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
+        recorder.on_evaluate(None, None, control, metrics={"eval_loss": loss, "eval_accuracy": accuracy})
+    assert history.best_epoch == 3  # 0.9 at the lowest loss; epoch 4 ties and the earlier one wins
+    assert history.stopped_early and control.should_training_stop  # epochs 4 and 5 brought nothing new
+    recorder.restore_best()
+    assert torch.allclose(model.weight, start + 3)
+    with pytest.raises(training.TrainingDiverged, match="lower learning_rate"):
+        recorder.add_batch(torch.tensor(float("nan")), torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
+
+
 # --- parameter counts against hand counts (real MiniLM, no training) ----------------------------
 
 MINILM_BASE = (  # BERT, hidden 384, 6 layers, intermediate 1536, vocab 30522, 512 positions, 2 token types
@@ -95,14 +117,18 @@ MINILM_BASE = (  # BERT, hidden 384, 6 layers, intermediate 1536, vocab 30522, 5
 HEAD = 384 * 2 + 2  # classifier for K = 2
 
 
-def test_lora_counts_adapters_and_head_once():
-    strategy = _build("lora", r=4, target_modules=("query",))
+POOLER = 384 * 384 + 384
+
+
+@pytest.mark.parametrize("full_head, head", [(False, HEAD), (True, POOLER + HEAD)])
+def test_lora_counts_adapters_and_head_once(full_head, head):
+    strategy = _build("lora", r=4, target_modules=("query",), full_head=full_head)
     _, model = load_classifier(MINILM, 2)
     strategy.model = strategy.prepare(model)
     adapters = 6 * (4 * 384 + 384 * 4)  # A (4 x 384) and B (384 x 4) on each query projection
     counts = strategy.parameter_counts()
-    assert counts.trainable == adapters + HEAD == 19_202
-    assert counts.total == MINILM_BASE + adapters + HEAD  # PEFT's frozen original head left out
+    assert counts.trainable == adapters + head  # 19,202 with the classifier alone
+    assert counts.total == MINILM_BASE + adapters + HEAD  # PEFT's frozen original copies left out
 
 
 def test_partial_and_full_counts():
@@ -110,7 +136,7 @@ def test_partial_and_full_counts():
     partial = _build("partial", layers=2)
     partial.model = partial.prepare(model)
     block = 4 * (384 * 384 + 384) + 2 * 2 * 384 + (384 * 1536 + 1536) + (1536 * 384 + 384)
-    assert partial.parameter_counts().trainable == 2 * block + (384 * 384 + 384) + HEAD  # 2 blocks, pooler, head
+    assert partial.parameter_counts().trainable == 2 * block + POOLER + HEAD  # 2 blocks, pooler, classifier
     assert partial.parameter_counts().total == MINILM_BASE + HEAD
     full = _build("full")
     full.model = full.prepare(model)
@@ -147,7 +173,8 @@ def test_lora_fit_saves_a_safetensors_adapter_and_curves(spam, tmp_path, monkeyp
     assert info["artifact"]["weights_bytes"] == adapter.stat().st_size
     with safe_open(str(adapter), framework="pt") as f:  # a real safetensors file: adapters and the head
         keys = list(f.keys())
-    assert sum("lora_A" in k for k in keys) == 6 and any("classifier" in k for k in keys)
+    assert sum("lora_A" in k for k in keys) == 6
+    assert any("classifier" in k for k in keys) and any("pooler" in k for k in keys)
 
     proba = strategy.predict_proba(data.test.texts[:10])
     assert proba.shape == (10, 2) and np.allclose(proba.sum(axis=1), 1.0)
