@@ -1,12 +1,14 @@
 """Classification by a causal language model: which label word is most likely next?
 
-Shared by the prompting strategies (zero-shot, few-shot, rag). A prompt is the
-task's instruction, optional demonstrations and the text, put through the
-model's chat template as one user message; the assistant turn is opened and
-each label's words (TaskCard.label_words) are scored as its continuation: the
-sum of the log-probabilities of the label's tokens. Nothing is generated and no
-text is parsed. A model without a chat template gets the same message as plain
-text ending in "Answer:", and the label words with a leading space.
+Shared by the prompting strategies (zero-shot, few-shot, rag). A prompt is a
+chat, put through the model's chat template: the task's instruction and answer
+format open the first user turn, each demonstration is a user turn ("Text:
+...") answered by the assistant with its label word, and the text to classify
+is the last user turn. The assistant turn is then opened and each label's
+words (TaskCard.label_words) are scored as its continuation: the sum of the
+log-probabilities of the label's tokens. Nothing is generated and no text is
+parsed. A model without a chat template gets the same turns as plain text
+("...\nAnswer: word"), and the label words with a leading space.
 
 Scoring is the hot path, so:
 - the part of the prompt shared by every text (system prompt, instruction,
@@ -79,7 +81,7 @@ class LabelScorer:
     def setup(self, task: TaskCard, demo_tokens: int = 0) -> None:
         """Take the task's label words and token budgets; reset the statistics."""
         words = task.label_words or task.labels
-        self.task = task
+        self.task, self.words = task, tuple(words)
         self.text_budget = task.max_tokens
         self.demo_budget = demo_tokens or task.max_tokens
         space = "" if self.chat else " "
@@ -99,57 +101,79 @@ class LabelScorer:
             return text, False
         return self.tokenizer.decode(ids[:budget]), True
 
-    def demonstration_block(self, demos: Sequence[tuple[str, int]]) -> str:
-        """Labelled examples as 'Text: ...\\nAnswer: word' paragraphs (each cut to its budget)."""
-        words = self.task.label_words or self.task.labels
-        parts = []
+    def cut_demonstrations(self, demos: Sequence[tuple[str, int]], count: bool = True) -> list[tuple[str, int]]:
+        """(text, label) pairs with each text cut to the demonstration budget (counted if `count`)."""
+        out = []
         for text, label in demos:
             text, cut = self.truncate(text, self.demo_budget)
-            self.stats.truncated_demonstrations += cut
-            parts.append(f"Text: {text}\nAnswer: {words[label]}\n\n")
-        return "".join(parts)
+            self.stats.truncated_demonstrations += cut and count
+            out.append((text, label))
+        return out
 
-    def head(self, shared_demos: str = "") -> str:
-        """The shared start of the user message: instruction, answer format, fixed demonstrations."""
-        words = self.task.label_words or self.task.labels
-        instruction = self.task.instruction or f"Classify the text as one of: {', '.join(words)}."
-        return f"{instruction}\nAnswer with one word: {' or '.join(words)}.\n\n{shared_demos}"
+    def head(self) -> str:
+        """The start of the first user turn: instruction and answer format."""
+        instruction = self.task.instruction or f"Classify the text as one of: {', '.join(self.words)}."
+        return f"{instruction}\nAnswer with one word: {' or '.join(self.words)}.\n\n"
 
-    def split_prompt(self, head: str) -> tuple[list[int], str]:
-        """The token ids of everything before the per-text part, and the text that closes the prompt."""
+    def conversation(self, demos: Sequence[tuple[str, int]], last: str) -> list[dict]:
+        """Each demonstration as a user turn answered by the assistant, then the user turn `last`.
+
+        Chat turns, not demonstrations pasted into one message: the model then sees the
+        exact answer it is scored on (SmolLM2, rag on the spam test split: accuracy 0.975
+        as turns, 0.242 pasted as "Text: ...\nAnswer: spam" paragraphs).
+        """
+        turns = []
+        for i, (text, label) in enumerate(demos):
+            turns += [{"role": "user", "content": (self.head() if i == 0 else "") + f"Text: {text}"},
+                      {"role": "assistant", "content": self.words[label]}]
+        return turns + [{"role": "user", "content": ("" if demos else self.head()) + last}]
+
+    def render(self, turns: list[dict]) -> str:
+        """The prompt as text, ending where the assistant's answer starts."""
         if self.chat:
-            rendered = self.tokenizer.apply_chat_template([{"role": "user", "content": head + _SLOT}],
-                                                          tokenize=False, add_generation_prompt=True)
-        else:
-            rendered = (self.tokenizer.bos_token or "") + head + _SLOT + "\nAnswer:"
-        before, _, after = rendered.partition(_SLOT)
-        return self.tokens(before), after
+            return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+        plain = [t["content"] + "\nAnswer:" if t["role"] == "user" else f" {t['content']}\n\n" for t in turns]
+        return (self.tokenizer.bos_token or "") + "".join(plain)
 
-    def body(self, text: str, demos: str = "", count: bool = True) -> str:
-        """The per-text part of the user message: retrieved demonstrations, then the text."""
-        text, cut = self.truncate(text, self.text_budget)
-        self.stats.truncated_texts += cut and count
-        return f"{demos}Text: {text}"
+    def prompts(self, texts: Sequence[str], shared_demos: Sequence[tuple[str, int]] = (),
+                demos: Sequence[Sequence[tuple[str, int]]] | None = None, count: bool = True):
+        """Token ids of the shared prompt start, and of each text's own rest of the prompt.
+
+        `shared_demos` are the same for every text (they go in the shared start);
+        `demos[i]` are text i's own, between the shared start and the text. Texts and
+        demonstrations are cut to their budgets; `count=False` (the content-free
+        prompts of calibration) leaves those cuts out of the statistics.
+        """
+        shared = self.cut_demonstrations(shared_demos, count)
+        start = self.render(self.conversation(shared, _SLOT)).partition(_SLOT)[0]
+        suffixes = []
+        for i, text in enumerate(texts):
+            text, cut = self.truncate(text, self.text_budget)
+            self.stats.truncated_texts += cut and count
+            own = self.cut_demonstrations(demos[i], count) if demos is not None else []
+            full = self.render(self.conversation(shared + own, f"Text: {text}"))
+            if not full.startswith(start):
+                raise BenchError("this model's chat template renders the prompt's start differently per text; "
+                                 "use a model with a plain chat template")
+            suffixes.append(self.tokens(full[len(start):]))
+        return self.tokens(start), suffixes
 
     # ---- classification ------------------------------------------------------
 
-    def classify(self, texts: Sequence[str], shared_demos: str = "", demos: Sequence[str] | None = None,
-                 calibrate: bool = False):
-        """(n, K) label probabilities; `demos[i]` is text i's own demonstration block."""
+    def classify(self, texts: Sequence[str], shared_demos: Sequence[tuple[str, int]] = (),
+                 demos: Sequence[Sequence[tuple[str, int]]] | None = None, calibrate: bool = False):
+        """(n, K) label probabilities; `demos[i]` are text i's own demonstrations."""
         import numpy as np
 
-        prefix, closing = self.split_prompt(self.head(shared_demos))
-        per_text = demos if demos is not None else [""] * len(texts)
-        suffixes = [self.tokens(self.body(t, d) + closing) for t, d in zip(texts, per_text)]
+        prefix, suffixes = self.prompts(texts, shared_demos, demos)
         self.stats.prompt_tokens += [len(prefix) + len(s) for s in suffixes]
         logp = self.log_probs(prefix, suffixes)
         self.uncalibrated = np.exp(_normalize(logp)) if calibrate else None  # what calibration changed
         if calibrate:
             if demos is None:  # one content-free prompt serves every text
-                free = self.log_probs(prefix, [self.tokens(self.body(CONTENT_FREE) + closing)])
+                free = self.log_probs(*self.prompts([CONTENT_FREE], shared_demos, count=False))
             else:  # each text has its own demonstrations, so its own content-free prompt
-                free = self.log_probs(prefix, [self.tokens(self.body(CONTENT_FREE, d, count=False) + closing)
-                                               for d in per_text])
+                free = self.log_probs(*self.prompts([CONTENT_FREE] * len(texts), shared_demos, demos, count=False))
             logp = logp - _normalize(free)
         return np.exp(_normalize(logp))
 

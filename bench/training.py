@@ -67,14 +67,14 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    epochs: int = 4  # passes over the training examples (fewer if early stopping fires)
+    epochs: int = 3  # passes over the training examples (fewer if early stopping fires)
     learning_rate: float = 5e-5  # peak AdamW learning rate, reached after warmup, then linear decay to 0
     batch_size: int = 8  # training examples per optimiser step
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     warmup_ratio: float = 0.1  # fraction of all steps spent ramping the learning rate up from 0
     max_train_examples: int = 500  # cap on the training pool (stratified sample by seed); 0 = all of it
     val_fraction: float = 0.1  # share of the (capped) pool held out for validation, stratified
-    min_steps: int = 50  # at least this many optimiser steps: small pools get more epochs (0 = epochs as set)
+    min_steps: int = 40  # at least this many optimiser steps: small pools get more epochs (0 = epochs as set)
     patience: int = 0  # early stopping: stop after this many epochs without a new best; 0 = off
     eval_batch_size: int = 16  # texts per forward pass for validation and prediction
     mixed_precision: bool = True  # bf16 autocast on a GPU that supports it; CPU always trains in fp32

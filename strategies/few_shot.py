@@ -10,9 +10,16 @@ demonstrations: run several seeds to see the spread.
 
 Calibration (`calibrate`, on by default) scores "N/A" after the same
 demonstrations and divides its label probabilities out. Measured with
-SmolLM2-135M-Instruct, k=2, seed 0, full test splits:
-- imdb: accuracy ... raw, ... calibrated;
-- spam: accuracy ... raw, ... calibrated.
+SmolLM2-135M-Instruct, k=2, seed 0, full test splits, raw -> calibrated:
+- imdb: accuracy 0.515 -> 0.515 (macro-F1 0.340 both): with four reviews in
+  the prompt the model answers "positive" to every review, and a content-free
+  text does not capture that bias (on 60 reviews and two seeds, demonstrations
+  cut to 64 tokens did no better; only dividing out the mean over the test
+  texts, "batch calibration", recovered 0.67-0.72, but that assumes balanced
+  classes and so is not used here);
+- spam: accuracy 0.174 -> 0.554, macro-F1 0.170 -> 0.505 (raw: "spam" for 95 %).
+Calibration stays on; this 135M model makes little use of random
+demonstrations on these tasks (retrieved ones, in rag, do much better).
 """
 
 from __future__ import annotations
@@ -65,10 +72,9 @@ class FewShot:
     def fit(self, train: Split, task: TaskCard, seed: int) -> None:
         self.scorer.setup(task, demo_tokens=self.config.demo_tokens)
         self.demos = sample_demonstrations(train, self.config.k, seed)
-        self.block = self.scorer.demonstration_block(self.demos)
 
     def predict_proba(self, texts: Sequence[str]):
-        return self.scorer.classify(texts, shared_demos=self.block, calibrate=self.config.calibrate)
+        return self.scorer.classify(texts, shared_demos=self.demos, calibrate=self.config.calibrate)
 
     def predict(self, texts: Sequence[str]) -> list[int]:
         return [int(i) for i in self.predict_proba(texts).argmax(axis=1)]

