@@ -27,13 +27,18 @@ def package_versions() -> dict[str, str]:
 
 @functools.cache
 def git_state() -> dict:
+    """The checkout's commit, and whether its code differs from it.
+
+    `dirty` looks at tracked files outside `results/`: a run rewrites the
+    committed leaderboard and records there, which changes no code.
+    """
     root = Path(__file__).resolve().parent.parent
     def git(*args: str) -> str:
         out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
         return out.stdout.strip() if out.returncode == 0 else ""
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")) if commit else None
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", None
     return {"commit": commit or None, "dirty": dirty}
