@@ -85,7 +85,12 @@ class Strategy(Protocol):
     Optional class attributes: `family` ("baseline", "prompting", "retrieval",
     "training"; reports compare prompting with training) and `uses_labels`
     (False for strategies that never read training labels, such as zero-shot:
-    they run once instead of once per label budget).
+    they run once instead of once per label budget), and `seeded` (False for
+    strategies in which the seed changes nothing when they see the whole
+    training split: no sampling and no training, such as knn, rag and
+    zero-shot. They run once, with the first seed, instead of repeating the
+    same computation per seed; under a label budget the seed draws the
+    sample, so they run per seed there).
     """
 
     Config: ClassVar[type]

@@ -150,10 +150,16 @@ def uses_labels(strategy: str) -> bool:
     return getattr(STRATEGIES.get(strategy), "uses_labels", True)
 
 
+def seeded(strategy: str) -> bool:
+    """False for strategies whose result on the whole training split does not depend on the seed."""
+    return getattr(STRATEGIES.get(strategy), "seeded", True)
+
+
 def build_cells(tasks: list[str], strategies: list[str], models: list[str] | None, seeds: list[int],
                 options: dict[str, dict], data: dict[str, str], device: str,
                 budgets: list[int | None] = (None,)) -> list[Cell]:
-    """The grid; a strategy that uses no labels runs once, not once per budget."""
+    """The grid; a strategy that uses no labels runs once, not once per budget, and a
+    strategy that is not `seeded` runs with the first seed only where it sees every label."""
     cells = []
     for task in tasks:
         for strategy in strategies:
@@ -161,7 +167,7 @@ def build_cells(tasks: list[str], strategies: list[str], models: list[str] | Non
             uses_model = getattr(cls, "default_model", None) is not None
             for model in (models or [cls.default_model]) if uses_model else [None]:
                 for budget in budgets if uses_labels(strategy) else [None]:
-                    for seed in seeds:
+                    for seed in seeds if budget is not None or seeded(strategy) else seeds[:1]:
                         cells.append(Cell(task, strategy, model, seed, budget, options.get(strategy, {}),
                                           data.get(task), device))
     return cells

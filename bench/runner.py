@@ -69,6 +69,7 @@ def plan(cells: list[Cell], results: Path) -> list[Planned]:
         art = getattr(card.source, "artifact", None)
         cls = STRATEGIES.get(cell.strategy)
         prov = {"strategy": {"family": getattr(cls, "family", "other"), "uses_labels": getattr(cls, "uses_labels", True),
+                             "seeded": getattr(cls, "seeded", True),
                              "class": f"{cls.__module__}.{cls.__qualname__}", "origin": STRATEGIES.origin(cell.strategy)},
                 "model": models.provenance(model),
                 "data_source": card.source.describe(),

@@ -16,8 +16,9 @@ text's own demonstrations, which doubles the cost; it is off by default
 because it hurt. Measured with SmolLM2-135M-Instruct, k=4, seed 0:
 - imdb (200): accuracy 0.600, macro-F1 0.600 (knn 0.595, zero-shot 0.670);
   on the first 60 test reviews 0.683 raw vs 0.650 calibrated;
-- spam (1,032): accuracy 0.975, macro-F1 0.945 (knn 0.981, zero-shot 0.234);
-  on a balanced sample of 120, 0.983 raw vs 0.900 calibrated.
+- spam (1,032): accuracy 0.965, macro-F1 0.922 (knn 0.981, zero-shot 0.798),
+  with the card's words "personal"/"spam" (0.975 with "ham"/"spam"); on a
+  balanced sample of 120, 0.983 raw vs 0.900 calibrated ("ham"/"spam").
 With the demonstrations pasted into one user message instead of given as
 chat turns, spam scored 0.242 (see bench.lm_scoring).
 """
@@ -54,6 +55,7 @@ class Rag:
     Config = RagConfig
     default_model = "SmolLM2-135M-Instruct"
     family = "prompting"
+    seeded = False  # the seed changes nothing on the whole training split: one run serves every seed
 
     def __init__(self, config: RagConfig, model: str | None = None, device: str = "cpu"):
         from bench.lm_scoring import LabelScorer

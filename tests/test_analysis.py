@@ -28,6 +28,16 @@ def test_different_seeds_draw_different_examples():
     assert budget_sample(POOL, 8, 0).texts != budget_sample(POOL, 8, 1).texts
 
 
+def test_seed_free_strategies_run_once_where_they_see_every_label():
+    from bench.grid import build_cells
+
+    cells = build_cells(["spam"], ["zero-shot", "rag", "few-shot"], None, [3, 1, 2], {}, {}, "cpu",
+                        budgets=[8, None])
+    runs = Counter((c.strategy, c.budget) for c in cells)
+    assert runs == {("zero-shot", None): 1, ("rag", 8): 3, ("rag", None): 1, ("few-shot", 8): 3, ("few-shot", None): 3}
+    assert {c.seed for c in cells if c.strategy != "few-shot" and c.budget is None} == {3}  # the first seed given
+
+
 def test_budget_arguments():
     assert parse(["all", "32", "8"]) == [8, 32, None]
     for bad in (["0"], ["x"], ["8", "8"]):
