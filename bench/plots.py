@@ -3,7 +3,7 @@
 Per task: accuracy against the label budget (a line per strategy and model),
 accuracy against cost (fit + predict seconds, and peak memory) with the Pareto
 front marked, and the per-epoch training and validation curves of the trained
-strategies. Files go to results/plots/ and LEADERBOARD.md links them.
+strategies. Files go to the results folder's plots/ and LEADERBOARD.md links them.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ def package_versions() -> dict[str, str]:
 def git_state() -> dict:
     """The checkout's commit, and whether its code differs from it.
 
-    `dirty` looks at tracked files outside `results/`: a run rewrites the
-    committed leaderboard and records there, which changes no code.
+    `dirty` looks at tracked files outside `results/` and `leaderboard/`: a run
+    writes its records and tables there, which changes no code.
     """
     root = Path(__file__).resolve().parent.parent
     def git(*args: str) -> str:
@@ -38,7 +38,8 @@ def git_state() -> dict:
         return out.stdout.strip() if out.returncode == 0 else ""
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")) if commit else None
+        code = ("--", ".", ":(exclude)results", ":(exclude)leaderboard")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", *code)) if commit else None
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", None
     return {"commit": commit or None, "dirty": dirty}

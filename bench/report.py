@@ -177,7 +177,8 @@ def markdown(loaded: Loaded, results: Path) -> str:
         data = first.get("data") or {}
         card = (first.get("config") or {}).get("task") or {}
         lines += ["", f"## {md_escape(task)}", "",
-                  f"{md_escape(card.get('description', ''))}. Train {data.get('n_train')}, test {data.get('n_test')}; "
+                  f"{md_escape(card.get('description', ''))}. Train {data.get('n_train_pool', data.get('n_train'))}, "
+                  f"test {data.get('n_test')}; "
                   f"data: {md_escape(data.get('source', ''))}; fingerprint `{str(data.get('fingerprint', ''))[:12]}`.", ""]
         if not any(r["strategy"] == "majority" for _, r in table[table.task == task].iterrows()):
             lines += ["(no majority baseline recorded for this task: run `bench run --strategies majority`)", ""]

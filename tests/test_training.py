@@ -218,3 +218,33 @@ def test_head_only_encodes_each_text_once_and_keeps_curves(spam):
     assert [row["epoch"] for row in info["training"]["curves"]] == [1, 2, 3]
     assert info["artifact"]["files"] == ["head.safetensors"] and info["artifact"]["path"] is None
     assert strategy.parameter_counts().trainable == HEAD
+
+
+@pytest.mark.slow
+def test_lora_on_the_llm_as_a_sequence_classifier(spam, tmp_path, monkeypatch):
+    """SmolLM2 (a decoder) as a classifier: pad token set, adapters and head counted by hand, padding inert."""
+    from dataclasses import replace
+
+    from bench.models import use_offline_hub
+
+    use_offline_hub()
+    card, data = spam
+    monkeypatch.setenv(training.ARTIFACT_ENV, str(tmp_path / "artifact"))
+    cls = STRATEGIES.get("lora")
+    strategy = cls(cls.Config(r=2, target_modules=("query", "value"), **TINY), model="SmolLM2-135M-Instruct")
+    strategy.fit(_slice(data, 6), replace(card, max_tokens=32), seed=0)
+
+    config = strategy.model.config
+    assert strategy.tokenizer.pad_token_id is not None and config.pad_token_id == strategy.tokenizer.pad_token_id
+    h, layers = config.hidden_size, config.num_hidden_layers
+    kv = config.num_key_value_heads * (h // config.num_attention_heads)
+    assert (h, layers, kv) == (576, 30, 192)  # SmolLM2-135M: grouped-query attention, 3 key/value heads
+    adapters = layers * ((2 * h + h * 2) + (2 * h + kv * 2))  # r=2 on q_proj (576 -> 576) and v_proj (576 -> 192)
+    head = h + h * 2  # the final norm, and `score` (no bias) reading the last non-padding token
+    assert strategy.parameter_counts().trainable == adapters + head  # 116,928
+
+    by_length = sorted(data.test.texts, key=len)
+    texts = [by_length[i] for i in (10, 300, 600, 900, 1020)]
+    batched = strategy.predict_proba(texts)  # one padded batch
+    alone = np.vstack([strategy.predict_proba([t]) for t in texts])  # no padding at all
+    assert np.allclose(batched, alone, atol=1e-4), np.abs(batched - alone).max()
