@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from bench.records import slug
+from bench.records import replace_atomically, slug
 
 CAPTIONS = {"budget": "accuracy vs labels per class", "cost": "accuracy vs cost, Pareto front marked",
             "curves": "training and validation curves"}
@@ -128,11 +128,9 @@ def curves_plot(records: list[dict], task: str, path: Path) -> Path:
 
 
 def _save(fig, path: Path) -> Path:
-    import os
-
-    tmp = path.with_name(f".{path.name}.tmp.png")
     fig.tight_layout()
-    fig.savefig(tmp, dpi=110)
-    _pyplot().close(fig)
-    os.replace(tmp, path)
+    try:
+        replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    finally:
+        _pyplot().close(fig)
     return path

@@ -22,7 +22,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 SCHEMA = 1
 
@@ -43,21 +43,36 @@ def record_path(results: Path, task: str, strategy: str, model: str | None, seed
     return results / "records" / slug(task) / slug(strategy) / slug(model) / f"{budget_part}seed{seed}-{key[:12]}.json"
 
 
-def write_atomic(path: Path, data: dict) -> None:
+def replace_atomically(path: Path, write: Callable[[str], None]) -> None:
+    """Have `write(tmp)` fill a temporary file of its own beside `path`, then rename it over `path`.
+
+    The temporary name is unique per call, so two processes writing the same file
+    (two runs rebuilding one leaderboard) never rename each other's half-written
+    file; readers see the old file or the new one, never a mix. A failed write
+    leaves no temporary file behind.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=False, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def write_atomic(path: Path, data: dict) -> None:
+    def dump(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, sort_keys=False, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    replace_atomically(path, dump)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -93,6 +93,23 @@ def test_records_are_written_atomically_and_damage_is_not_trusted(tmp_path):
     assert loaded.damaged == [path] and loaded.ok == []
 
 
+def test_two_writers_of_one_file_never_rename_each_others_temporary(tmp_path):
+    """Two runs rebuilding one leaderboard at once: each write lands whole, none crashes."""
+    path = tmp_path / "plots" / "task-cost.png"
+
+    def outer(tmp: str) -> None:
+        Path(tmp).write_text("outer")
+        records.replace_atomically(path, lambda inner: Path(inner).write_text("inner"))  # lands mid-write
+
+    records.replace_atomically(path, outer)
+    assert path.read_text() == "outer"  # the last rename wins, whole
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left behind
+
+    with pytest.raises(OSError):
+        records.replace_atomically(path, lambda tmp: (_ for _ in ()).throw(OSError("disk full")))
+    assert path.read_text() == "outer" and [p.name for p in path.parent.iterdir()] == [path.name]
+
+
 def test_a_claim_is_exclusive_and_a_dead_owners_claim_is_taken_over(tmp_path):
     record = tmp_path / "r.json"
     first, second = records.Claim(record), records.Claim(record)
