@@ -127,6 +127,11 @@ def count_parameters(*modules: Any) -> ParameterCounts:
     return ParameterCounts(trainable=trainable, total=total)
 
 
+def probabilities_to_labels(proba: Any) -> list[int]:
+    """The most probable label id of each row of an (n, K) probability array, as ints."""
+    return [int(i) for i in proba.argmax(axis=1)]
+
+
 __all__ = [
     "NoConfig",
     "ParameterCounts",
@@ -135,4 +140,5 @@ __all__ = [
     "TaskCard",
     "TaskData",
     "count_parameters",
+    "probabilities_to_labels",
 ]

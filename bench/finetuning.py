@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from bench import training
-from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters
+from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters, probabilities_to_labels
 from bench.errors import BenchError
 
 
@@ -134,7 +134,7 @@ class FineTuned:
         return out
 
     def predict(self, texts: Sequence[str]) -> list[int]:
-        return [int(i) for i in self.predict_proba(texts).argmax(axis=1)]
+        return probabilities_to_labels(self.predict_proba(texts))
 
     def parameter_counts(self) -> ParameterCounts:
         if self.model is None:

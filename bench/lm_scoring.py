@@ -32,7 +32,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from bench.contracts import TaskCard
+from bench.contracts import TaskCard, probabilities_to_labels
 from bench.errors import BenchError
 
 CONTENT_FREE = "N/A"
@@ -255,7 +255,7 @@ class LabelScorer:
         """Prompt sizes and truncation (and, when calibrated, the uncalibrated answers), for the record."""
         lengths = self.stats.prompt_tokens or [0]
         extra = {} if self.uncalibrated is None else {
-            "uncalibrated_predictions": [int(i) for i in self.uncalibrated.argmax(axis=1)]}
+            "uncalibrated_predictions": probabilities_to_labels(self.uncalibrated)}
         return {"prompt_tokens_mean": round(sum(lengths) / len(lengths), 1), "prompt_tokens_max": max(lengths),
                 "truncated_texts": self.stats.truncated_texts,
                 "truncated_demonstrations": self.stats.truncated_demonstrations,

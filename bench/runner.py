@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from bench import records
 from bench.executors import Executor, Job
-from bench.grid import Cell, resolve_task, strategy_config
+from bench.grid import Cell, resolve_task, seeded, strategy_config, uses_labels
 from bench.registry import STRATEGIES
 
 
@@ -68,8 +68,8 @@ def plan(cells: list[Cell], results: Path) -> list[Planned]:
         key = records.cell_key(identity)
         art = getattr(card.source, "artifact", None)
         cls = STRATEGIES.get(cell.strategy)
-        prov = {"strategy": {"family": getattr(cls, "family", "other"), "uses_labels": getattr(cls, "uses_labels", True),
-                             "seeded": getattr(cls, "seeded", True),
+        prov = {"strategy": {"family": getattr(cls, "family", "other"), "uses_labels": uses_labels(cell.strategy),
+                             "seeded": seeded(cell.strategy),
                              "class": f"{cls.__module__}.{cls.__qualname__}", "origin": STRATEGIES.origin(cell.strategy)},
                 "model": models.provenance(model),
                 "data_source": card.source.describe(),

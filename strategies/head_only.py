@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from bench import training
-from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters
+from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters, probabilities_to_labels
 from bench.registry import STRATEGIES
 
 
@@ -124,7 +124,7 @@ class HeadOnly:
             return torch.softmax(self.head(features).logits.float(), dim=-1).cpu().numpy()
 
     def predict(self, texts: Sequence[str]) -> list[int]:
-        return [int(i) for i in self.predict_proba(texts).argmax(axis=1)]
+        return probabilities_to_labels(self.predict_proba(texts))
 
     def parameter_counts(self) -> ParameterCounts:
         head = count_parameters(self.head).total if self.head is not None else 0

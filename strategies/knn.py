@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters
+from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters, probabilities_to_labels
 from bench.registry import STRATEGIES
 from bench.retrieval import INDEX_KINDS
 
@@ -74,7 +74,7 @@ class Knn:
         return vote([[int(self.labels[j]) if j >= 0 else -1 for j in row] for row in neighbours], self.n_labels)
 
     def predict(self, texts: Sequence[str]) -> list[int]:
-        return [int(i) for i in self.predict_proba(texts).argmax(axis=1)]
+        return probabilities_to_labels(self.predict_proba(texts))
 
     def parameter_counts(self) -> ParameterCounts:
         return ParameterCounts(trainable=0, total=count_parameters(self.retriever.encoder).total)

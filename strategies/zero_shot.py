@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters
+from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters, probabilities_to_labels
 from bench.registry import STRATEGIES
 
 
@@ -62,7 +62,7 @@ class ZeroShot:
         return self.scorer.classify(texts, calibrate=self.config.calibrate)
 
     def predict(self, texts: Sequence[str]) -> list[int]:
-        return [int(i) for i in self.predict_proba(texts).argmax(axis=1)]
+        return probabilities_to_labels(self.predict_proba(texts))
 
     def parameter_counts(self) -> ParameterCounts:
         return ParameterCounts(trainable=0, total=count_parameters(self.scorer.model).total)
