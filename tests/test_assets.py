@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import zipfile
 
 import pytest
 
 from bench import assets
 from bench.errors import BenchError
+from bench.gguf_cache import converted_folder, write_gguf
+from bench.models import PackagedModel
 
 CLARIFAI = assets.artifact("clarifai")
 
@@ -61,3 +65,39 @@ def test_a_file_whose_hash_does_not_match_is_refused(empty_cache):
 def test_unknown_member_is_a_clear_error():
     with pytest.raises(BenchError, match="has no member 'nope.csv'"):
         assets.read_member(CLARIFAI, "nope.csv")
+
+
+def _wheel_with(cache, package: str, member: str, data: bytes) -> assets.Artifact:
+    """A small package file already in the cache, pinned by its real sha256."""
+    path = cache / "artifacts" / f"{package}-1.0-py3-none-any.whl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(member, data)
+    return assets.Artifact(package, "1.0", assets.sha256_of(path), "pypi", path.name, "test")
+
+
+@pytest.fixture
+def chunked(empty_cache, monkeypatch):
+    """A model file split over three packages (as Gemma 3 270M is over four), and its pinned whole."""
+    pieces = [b"GGUF" + bytes(range(256)) * 40, b"the middle piece", b"the tail"]
+    arts = {f"chunk{i}": _wheel_with(empty_cache, f"chunk{i}", f"chunk{i}/data/m.gguf.part0{i}", data)
+            for i, data in enumerate(pieces)}
+    monkeypatch.setattr(assets, "ARTIFACTS", {**assets.ARTIFACTS, **arts})
+    model = PackagedModel("tiny", "chunk0", "m.gguf", "causal-lm", "test",
+                          chunks=tuple((name, f"{name}/data/m.gguf.part0{i}") for i, name in enumerate(arts)),
+                          sha256=hashlib.sha256(b"".join(pieces)).hexdigest())
+    return model, b"".join(pieces)
+
+
+def test_a_model_in_chunk_packages_is_joined_in_order(chunked, tmp_path):
+    model, whole = chunked
+    write_gguf(model, tmp_path / "m.gguf")
+    assert (tmp_path / "m.gguf").read_bytes() == whole
+
+
+def test_chunks_that_do_not_join_into_the_pinned_file_are_refused_and_leave_nothing(chunked, empty_cache):
+    model, _ = chunked
+    shuffled = dataclasses.replace(model, chunks=model.chunks[::-1])  # every package intact, wrong order
+    with pytest.raises(BenchError, match="the joined m.gguf has sha256 .* not the pinned one"):
+        converted_folder(shuffled)
+    assert list((empty_cache / "converted").iterdir()) == []

@@ -147,3 +147,28 @@ def test_strategies_end_to_end_on_a_slice(spam):
     assert sorted(info["demonstration_labels"]) == [0, 1] and info["prompt"]["prompt_tokens_mean"] > 40
     counts = few.parameter_counts()
     assert counts.trainable == 0 and 130e6 < counts.total < 140e6  # SmolLM2-135M, tied embeddings once
+
+
+@pytest.mark.slow
+def test_gemma_from_its_chunk_packages_scores_like_a_plain_forward_pass(spam):
+    """The optional second model: four chunk packages joined, checked and converted; a base model, so plain prompts."""
+    import torch
+    from pathlib import Path
+
+    from bench.lm_scoring import LabelScorer
+    from bench.models import local_path, use_offline_hub
+
+    use_offline_hub()
+    scorer = LabelScorer("gemma", "cpu", batch_tokens=256, max_batch=3)
+    assert (Path(local_path("gemma-3-270m")) / "GEMMA_TERMS.html").stat().st_size > 100_000  # its licence, beside it
+    assert not scorer.chat  # no chat template: "Text: ...\nAnswer: word" turns, label words after a space
+    assert 260e6 < sum(p.numel() for p in scorer.model.parameters()) < 275e6  # 268 M, 168 M of them embeddings
+    card, data = spam
+    scorer.setup(card)
+    texts = pick_varied(data.test, 4)
+    shared = [(data.train.texts[i], data.train.labels[i]) for i in range(2)]
+    prefix, suffixes = scorer.prompts(texts, shared)
+    assert prefix[0] == scorer.tokenizer.bos_token_id  # Gemma degrades without its <bos>
+    got = torch.tensor(scorer.log_probs(prefix, suffixes))
+    want = torch.stack([reference_log_probs(scorer.model, prefix, s, scorer.label_ids) for s in suffixes]).double()
+    assert torch.allclose(got, want, atol=2e-3, rtol=1e-4), (got - want).abs().max()
