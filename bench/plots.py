@@ -3,7 +3,7 @@
 Per task: accuracy against the label budget (a line per strategy and model),
 accuracy against cost (fit + predict seconds, and peak memory) with the Pareto
 front marked, and the per-epoch training and validation curves of the trained
-strategies. Files go to the results folder's plots/ and LEADERBOARD.md links them.
+strategies at the largest label budget. Files go to the results folder's plots/ and LEADERBOARD.md links them.
 """
 
 from __future__ import annotations
@@ -38,10 +38,25 @@ def write_all(table, records: list[dict], folder: Path) -> list[Path]:
         if rows.budget.nunique() > 1:
             written.append(budget_plot(rows, task, folder / file_name(task, "budget")))
         written.append(cost_plot(rows, task, folder / file_name(task, "cost")))
-        curves = [r for r in records if r["cell"]["task"] == task and (r.get("extra") or {}).get("history")]
-        if curves:
-            written.append(curves_plot(curves, task, folder / file_name(task, "curves")))
+        trained = [r for r in records if r["cell"]["task"] == task and training_curves(r)]
+        if trained:
+            written.append(curves_plot(largest_budget(trained), task, folder / file_name(task, "curves")))
     return written
+
+
+def training_curves(record: dict) -> list[dict]:
+    """The per-epoch rows a trained strategy records (bench.training.History), or []."""
+    return ((record.get("extra") or {}).get("training") or {}).get("curves") or []
+
+
+def largest_budget(records: list[dict]) -> list[dict]:
+    """The records of the largest label budget among them (the whole training split beats any number)."""
+    def size(record):
+        budget = record["cell"].get("budget")
+        return math.inf if budget is None else budget
+
+    top = max(map(size, records))
+    return [r for r in records if size(r) == top]
 
 
 def _label(row) -> str:
@@ -102,28 +117,37 @@ def cost_plot(rows, task: str, path: Path) -> Path:
 
 
 def curves_plot(records: list[dict], task: str, path: Path) -> Path:
+    """One row per trained strategy and model: loss (train solid, validation dashed) and validation accuracy."""
     plt = _pyplot()
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for record in records:
-        history = record["extra"]["history"]
+    from matplotlib.ticker import MaxNLocator
+
+    groups: dict[str, list[dict]] = {}
+    for record in sorted(records, key=lambda r: (r["cell"]["strategy"], str(r["cell"].get("model")), r["cell"]["seed"])):
         cell = record["cell"]
-        name = f"{cell['strategy']} ({cell.get('model')}), seed {cell['seed']}"
-        if cell.get("budget") is not None:
-            name += f", {cell['budget']}/class"
-        epochs = [h.get("epoch") for h in history]
-        for key, style in (("train_loss", "-"), ("val_loss", "--")):
-            values = [h.get(key) for h in history]
-            if any(v is not None and not math.isnan(v) for v in values):
-                loss_ax.plot(epochs, values, style, marker=".", label=f"{name} {key.split('_')[0]}")
-        values = [h.get("val_accuracy") for h in history]
-        if any(v is not None for v in values):
-            acc_ax.plot(epochs, [100 * v if v is not None else math.nan for v in values], marker=".", label=name)
-    loss_ax.set(xlabel="epoch", ylabel="loss", title="train (solid) and validation (dashed) loss")
-    acc_ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title="validation accuracy")
-    for ax in (loss_ax, acc_ax):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
-    fig.suptitle(f"{task}: training curves")
+        groups.setdefault(f"{cell['strategy']} ({cell.get('model')})", []).append(record)
+    fig, axes = plt.subplots(len(groups), 2, figsize=(10, 2.6 * len(groups) + 0.6), squeeze=False)
+    for (name, runs), (loss_ax, acc_ax) in zip(groups.items(), axes):
+        for record in runs:
+            history, seed = training_curves(record), record["cell"]["seed"]
+            color = f"C{seed % 10}"
+            epochs = [h.get("epoch") for h in history]
+            for key, style in (("train_loss", "-"), ("val_loss", "--")):
+                values = [math.nan if h.get(key) is None else h[key] for h in history]
+                if not all(math.isnan(v) for v in values):
+                    loss_ax.plot(epochs, values, style, color=color, marker=".")
+            values = [math.nan if h.get("val_accuracy") is None else 100 * h["val_accuracy"] for h in history]
+            acc_ax.plot(epochs, values, color=color, marker=".", label=f"seed {seed}")
+        loss_ax.set(ylabel="loss", title=f"{name}: train (solid), validation (dashed) loss")
+        acc_ax.set(ylabel="validation accuracy (%)", title=f"{name}: validation accuracy")
+        acc_ax.legend(fontsize=7)
+        for ax in (loss_ax, acc_ax):
+            ax.grid(alpha=0.3)
+            ax.title.set_fontsize(9)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    budget = records[0]["cell"].get("budget")
+    fig.suptitle(f"{task}: training curves ({'all labels' if budget is None else f'{budget} labels per class'})")
     return _save(fig, path)
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from bench import analysis, records, report
+from bench import analysis, plots, records, report
 from bench.budgets import budget_sample, parse
 from bench.contracts import Split
 from bench.errors import BenchError
@@ -98,8 +98,12 @@ def test_pareto_front():
 
 def test_report_writes_plots_and_curve_tables_from_records(tmp_path):
     recs = _grid({8: 0.6, 32: 0.8, None: 0.9}, {8: 0.7, 32: 0.72, None: 0.75}, 0.65)
-    recs[0]["extra"] = {"history": [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "val_accuracy": 0.5 + e / 10}
-                                    for e in (1, 2, 3)]}
+    curves = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "val_accuracy": 0.5 + e / 10} for e in (1, 2, 3)]
+    trained = next(r for r in recs if r["cell"]["strategy"] == "lora" and r["cell"]["budget"] is None)
+    trained["extra"] = {"training": {"curves": curves, "best_epoch": 3}}  # as bench.training.History reports them
+    small = next(r for r in recs if r["cell"]["strategy"] == "lora" and r["cell"]["budget"] == 8)
+    small["extra"] = {"training": {"curves": curves[:1], "best_epoch": 1}}
+    assert plots.largest_budget([small, trained]) == [trained]  # the plot shows the whole training split's runs
     for i, r in enumerate(recs):
         records.write_atomic(tmp_path / "records" / f"r{i}.json", r)
     md, csv, _ = report.write(tmp_path)

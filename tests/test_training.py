@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from bench import training
+from bench import plots, training
 from bench.contracts import Split
 from bench.errors import BenchError
 from bench.finetuning import load_classifier
@@ -167,6 +167,7 @@ def test_lora_fit_saves_a_safetensors_adapter_and_curves(spam, tmp_path, monkeyp
     assert [row["epoch"] for row in curves] == [1] and info["training"]["best_epoch"] == 1
     assert set(curves[0]) >= {"train_loss", "train_accuracy", "val_loss", "val_accuracy"}
     assert (info["training"]["n_train"], info["training"]["n_val"]) == (24, 8)
+    assert plots.training_curves({"extra": info}) == curves  # what the report's curves plot reads
 
     adapter = tmp_path / "artifact" / "adapter_model.safetensors"
     assert info["artifact"]["path"] == str(tmp_path / "artifact") and adapter.is_file()
