@@ -3,7 +3,8 @@
 Per task: accuracy against the label budget (a line per strategy and model),
 accuracy against cost (fit + predict seconds, and peak memory) with the Pareto
 front marked, and the per-epoch training and validation curves of the trained
-strategies at the largest label budget. Files go to the results folder's plots/ and LEADERBOARD.md links them.
+strategies at the largest label budget. Files go to the results folder's plots/
+and LEADERBOARD.md links them.
 """
 
 from __future__ import annotations
