@@ -93,7 +93,8 @@ def parse_options(pairs: list[str], strategies: list[str]) -> dict[str, dict]:
 
     A bare name applies to every strategy in the grid that has that option; a
     `strategy.option` name to that strategy only. A name no strategy has is an
-    error.
+    error, and so is a value the strategy's Config refuses: both before any data
+    or model is fetched.
     """
     per_strategy: dict[str, dict] = {s: {} for s in strategies}
     for pair in pairs:
@@ -118,6 +119,8 @@ def parse_options(pairs: list[str], strategies: list[str]) -> dict[str, dict]:
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise BenchError(f"--set {pair!r}: no strategy in this run has option {option!r}; {hint}"
                              f"options: {', '.join(known) or 'none'}")
+    for s in strategies:
+        strategy_config(s, per_strategy[s])
     return per_strategy
 
 

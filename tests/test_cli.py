@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,10 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize("args, message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
 def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
-    result = run_bench(*args, cwd=tmp_path)
+    # An empty cache and no package index: bad input must be refused before anything is fetched.
+    offline = {"BENCH_CACHE": str(tmp_path / "empty-cache"), "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull,
+               "PIP_FIND_LINKS": str(tmp_path)}
+    result = run_bench(*args, cwd=tmp_path, env=offline)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
