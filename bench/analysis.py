@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bench.budgets import order as budget_order
+
 PROMPTING, TRAINING = "prompting", "training"
 
 
@@ -72,8 +74,7 @@ class Crossover:
 def crossover(rows: list[dict], task: str) -> Crossover | None:
     """`rows`: aggregated rows of one task (bench.report.aggregate), each with family, budget
     ("8", ..., "all"), uses_labels, accuracy and its noise, strategy and model."""
-    budgets = sorted({str(r["budget"]) for r in rows if r["family"] == TRAINING},
-                     key=lambda b: math.inf if b == "all" else float(b))
+    budgets = sorted({str(r["budget"]) for r in rows if r["family"] == TRAINING}, key=budget_order)
     if not budgets or not any(r["family"] == PROMPTING for r in rows):
         return None
     per_budget = []

@@ -10,6 +10,8 @@ has. `None` means the whole training pool ("all").
 
 from __future__ import annotations
 
+import math
+
 from bench.contracts import Split
 from bench.errors import BenchError
 
@@ -32,11 +34,22 @@ def parse(values: list[str]) -> list[int | None]:
         out.append(number)
     if len(set(out)) != len(out):
         raise BenchError(f"--budgets {' '.join(values)}: a budget is repeated; give each once")
-    return sorted(out, key=lambda b: float("inf") if b is None else b)
+    return sorted(out, key=size)
 
 
 def name(budget: int | None) -> str:
+    """A budget as tables show it: "8", or "all" for the whole training pool."""
     return ALL if budget is None else str(budget)
+
+
+def size(budget: int | None) -> float:
+    """A budget as a number to sort by: the whole training pool outranks every count."""
+    return math.inf if budget is None else budget
+
+
+def order(budget_name: str) -> float:
+    """A budget's name ("8", "all") as a number to sort by."""
+    return size(None if budget_name == ALL else int(budget_name))
 
 
 def budget_sample(split: Split, per_class: int | None, seed: int) -> Split:

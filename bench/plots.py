@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from bench import budgets
 from bench.records import replace_atomically, slug
 
 CAPTIONS = {"budget": "accuracy vs labels per class", "cost": "accuracy vs cost, Pareto front marked",
@@ -52,12 +53,8 @@ def training_curves(record: dict) -> list[dict]:
 
 def largest_budget(records: list[dict]) -> list[dict]:
     """The records of the largest label budget among them (the whole training split beats any number)."""
-    def size(record):
-        budget = record["cell"].get("budget")
-        return math.inf if budget is None else budget
-
-    top = max(map(size, records))
-    return [r for r in records if size(r) == top]
+    top = max(budgets.size(r["cell"].get("budget")) for r in records)
+    return [r for r in records if budgets.size(r["cell"].get("budget")) == top]
 
 
 def _label(row) -> str:
@@ -65,14 +62,12 @@ def _label(row) -> str:
 
 
 def budget_plot(rows, task: str, path: Path) -> Path:
-    from bench.report import budget_order
-
     plt = _pyplot()
-    budgets = sorted(rows.budget.unique(), key=budget_order)
-    x = {b: i for i, b in enumerate(budgets)}
+    names = sorted(rows.budget.unique(), key=budgets.order)
+    x = {b: i for i, b in enumerate(names)}
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (strategy, model), group in rows.groupby(["strategy", "model"], sort=False):
-        group = group.sort_values("budget", key=lambda s: s.map(budget_order))
+        group = group.sort_values("budget", key=lambda s: s.map(budgets.order))
         label = _label({"strategy": strategy, "model": model})
         if not group.uses_labels.iloc[0]:  # label-free: the same at every budget
             ax.axhline(100 * group.accuracy.iloc[0], linestyle="--", linewidth=1, label=label, color="grey")
@@ -81,7 +76,7 @@ def budget_plot(rows, task: str, path: Path) -> Path:
         ys = 100 * group.accuracy.to_numpy()
         err = 100 * group.accuracy_std.fillna(0).to_numpy()
         ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
-    ax.set_xticks(range(len(budgets)), [b if b == "all" else f"{b}" for b in budgets])
+    ax.set_xticks(range(len(names)), names)
     ax.set_xlabel("labelled examples per class")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{task}: accuracy vs labels (mean ± std over seeds)")

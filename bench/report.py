@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import analysis, plots, records
+from bench import analysis, budgets, plots, records
 
 COLUMNS = [  # (key in the row, header, short header for the terminal, format)
     ("accuracy", "accuracy", "acc %", "pct"),
@@ -56,21 +56,13 @@ def flat(record: dict) -> dict:
     info = (record.get("provenance") or {}).get("strategy") or {}
     low, high = metrics.get("accuracy_ci95") or (math.nan, math.nan)
     return {"task": cell["task"], "strategy": cell["strategy"], "model": cell.get("model") or "-",
-            "budget": budget_name(cell.get("budget")), "family": info.get("family", "other"),
+            "budget": budgets.name(cell.get("budget")), "family": info.get("family", "other"),
             "uses_labels": info.get("uses_labels", True), "test_se": (high - low) / (2 * 1.96),
             "seed": cell["seed"], "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
             "trainable_params": cost.get("trainable_params"), "total_params": cost.get("total_params"),
             "fit_seconds": cost.get("fit_seconds"), "predict_seconds": cost.get("predict_seconds"),
             "peak_rss_mb": cost.get("peak_rss_mb"), "n_train": data.get("n_train"), "n_test": data.get("n_test"),
             "device": (record.get("config") or {}).get("device")}
-
-
-def budget_name(budget) -> str:
-    return "all" if budget is None else str(budget)
-
-
-def budget_order(name: str) -> float:
-    return math.inf if name == "all" else float(name)
 
 
 def aggregate(ok: list[dict], tasks: list[str] | None = None):
@@ -140,17 +132,17 @@ def rows_for(table, task: str) -> list[list[str]]:
 def curve_rows(table, task: str) -> tuple[list[str], list[list[str]]]:
     """Accuracy by label budget: one row per strategy and model, one column per budget."""
     rows = table[table.task == task]
-    budgets = sorted(rows.budget.unique(), key=budget_order)
+    names = sorted(rows.budget.unique(), key=budgets.order)
     out = []
     for (strategy, model), group in rows.groupby(["strategy", "model"], sort=False):
         by_budget = {r.budget: r for _, r in group.iterrows()}
         label_free = not group.uses_labels.iloc[0]
         cells = [strategy, model]
-        for b in budgets:
+        for b in names:
             r = by_budget.get(b) if not label_free else group.iloc[0]
             cells.append(_fmt(r.accuracy, "pct", r.accuracy_std if int(r.seeds) > 1 else None) if r is not None else "-")
         out.append(cells)
-    return ["strategy", "model"] + [f"{b} / class" if b != "all" else "all" for b in budgets], out
+    return ["strategy", "model"] + [f"{b} / class" if b != "all" else "all" for b in names], out
 
 
 def headers(short: bool = False) -> list[str]:
