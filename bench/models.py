@@ -90,7 +90,7 @@ def provenance(name: str | None) -> dict:
     art = assets.artifact(known.artifact)
     out = {"name": name, "source": art.spec, "sha256": art.sha256, "member": known.member, "licence": known.licence}
     if known.chunks:
+        chunks = [(assets.artifact(package), member) for package, member in known.chunks]
         out |= {"member_sha256": known.sha256,
-                "chunks": [{"source": assets.artifact(package).spec, "sha256": assets.artifact(package).sha256,
-                            "member": member} for package, member in known.chunks]}
+                "chunks": [{"source": a.spec, "sha256": a.sha256, "member": member} for a, member in chunks]}
     return out
