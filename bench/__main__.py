@@ -1,5 +1,5 @@
 """`python -m bench` is the same as the `bench` command."""
 
-from bench.cli import main
+from bench.cli.main import main
 
 raise SystemExit(main())

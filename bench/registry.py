@@ -1,12 +1,19 @@
-"""One generic registry for strategies and tasks.
+"""One generic registry for strategies and tasks, which checks what it registers.
 
-Built-ins register themselves with a decorator when their module is imported.
-Third-party packages advertise theirs as entry points (group `bench.strategies`
-or `bench.tasks`); they are loaded lazily, the first time a name is looked up or
-listed, under their advertised name. `BENCH_DISABLE_PLUGIN_AUTOLOAD=1` turns the
-entry-point loading off. `BENCH_PLUGINS=module[,module]` imports modules that
-register with the decorator themselves: a strategy in a local file, no package. A name registered twice is an error, and an unknown
-name gets a "did you mean" suggestion.
+Built-ins are loaded on first use: the strategy modules listed in
+`bench.strategies.BUILTINS` (each registers itself with the decorator) and the
+TOML cards in `bench.tasks`. Third-party packages advertise theirs as entry
+points (group `bench.strategies` or `bench.tasks`), loaded lazily under their
+advertised name; `BENCH_DISABLE_PLUGIN_AUTOLOAD=1` turns that off.
+`BENCH_PLUGINS=module[,module]` imports modules that register with the
+decorator themselves: a strategy in a local file, no package.
+
+Every object is checked as it is registered (a strategy against the contract
+in bench.contracts, a task for being a TaskCard). A built-in that fails is a
+bug and raises. A plugin that fails to load or to pass the check is *broken*:
+`bench ls` lists it with the reason, using it is a one-line error naming it,
+and the other plugins load as usual. A name registered twice is an error, and
+an unknown name gets a "did you mean" suggestion.
 """
 
 from __future__ import annotations
@@ -24,25 +31,36 @@ T = TypeVar("T")
 
 AUTOLOAD_SWITCH = "BENCH_DISABLE_PLUGIN_AUTOLOAD"
 PLUGIN_MODULES = "BENCH_PLUGINS"
+BUILT_IN = "built-in"
 
 
 @dataclass(frozen=True)
 class Entry(Generic[T]):
     name: str
     obj: T
-    origin: str  # "built-in" or "plugin <distribution> (<module>)"
+    origin: str  # "built-in", "plugin <distribution> (<module>)" or "plugin module <module>"
+
+
+@dataclass(frozen=True)
+class Broken:
+    name: str
+    origin: str
+    reason: str
 
 
 class Registry(Generic[T]):
-    """Names to objects, filled by decorators (built-ins) and entry points (plugins)."""
+    """Names to objects, filled by the built-ins loader, decorators and entry points."""
 
-    def __init__(self, kind: str, builtin_package: str, entry_point_group: str):
+    def __init__(self, kind: str, load_builtins: Callable[["Registry[T]"], None], entry_point_group: str,
+                 check: Callable[[Any], list[str]]):
         self.kind = kind  # "strategy" or "task", for messages
-        self.builtin_package = builtin_package
+        self.load_builtins = load_builtins
         self.entry_point_group = entry_point_group
+        self.check = check
         self._entries: dict[str, Entry[T]] = {}
+        self._broken: dict[str, Broken] = {}
         self._loaded = False
-        self._loading_origin = "built-in"
+        self._loading_origin = BUILT_IN
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator: `@STRATEGIES.register("majority")`."""
@@ -54,15 +72,27 @@ class Registry(Generic[T]):
         return decorate
 
     def add(self, name: str, obj: T, origin: str) -> None:
-        if name in self._entries and self._entries[name].obj is not obj:
-            raise BenchError(
-                f"{self.kind} {name!r} is registered twice "
-                f"({self._entries[name].origin} and {origin}); rename one of them"
-            )
+        taken = self._entries.get(name)
+        if taken is not None and taken.obj is not obj:
+            message = f"{self.kind} {name!r} is registered twice ({taken.origin} and {origin}); rename one of them"
+            if origin == BUILT_IN:
+                raise BenchError(message)
+            self._broken[name] = Broken(name, origin, message)
+            return
+        problems = self.check(obj)
+        if problems:
+            if origin == BUILT_IN:
+                raise TypeError(f"built-in {self.kind} {name!r} " + "; ".join(problems))
+            self._broken[name] = Broken(name, origin, "; ".join(problems))
+            return
         self._entries[name] = Entry(name, obj, origin)
 
     def get(self, name: str) -> T:
         self._load()
+        if name in self._broken:
+            b = self._broken[name]
+            raise BenchError(f"{self.kind} {name!r} ({b.origin}) is broken: {b.reason}; fix or uninstall it, "
+                             f"or set {AUTOLOAD_SWITCH}=1")
         if name not in self._entries:
             raise BenchError(self._unknown(name))
         return self._entries[name].obj
@@ -70,6 +100,10 @@ class Registry(Generic[T]):
     def entries(self) -> list[Entry[T]]:
         self._load()
         return sorted(self._entries.values(), key=lambda e: e.name)
+
+    def broken(self) -> list[Broken]:
+        self._load()
+        return sorted(self._broken.values(), key=lambda b: b.name)
 
     def names(self) -> list[str]:
         return [e.name for e in self.entries()]
@@ -88,35 +122,53 @@ class Registry(Generic[T]):
         if self._loaded:
             return
         self._loaded = True
-        self._import_builtins()
-        for module in filter(None, os.environ.get(PLUGIN_MODULES, "").split(",")):
-            self._loading_origin = f"plugin module {module.strip()}"
+        self.load_builtins(self)
+        for module in filter(None, (m.strip() for m in os.environ.get(PLUGIN_MODULES, "").split(","))):
+            self._loading_origin = f"plugin module {module}"
             try:
-                importlib.import_module(module.strip())
+                importlib.import_module(module)
             except ImportError as exc:
-                raise BenchError(f"{PLUGIN_MODULES}: cannot import {module.strip()!r} ({exc}); "
+                raise BenchError(f"{PLUGIN_MODULES}: cannot import {module!r} ({exc}); "
                                  "check the module name and PYTHONPATH") from None
             finally:
-                self._loading_origin = "built-in"
+                self._loading_origin = BUILT_IN
         if os.environ.get(AUTOLOAD_SWITCH, "") not in ("", "0"):
             return
         for ep in entry_points(group=self.entry_point_group):
-            dist = ep.dist.name if ep.dist else "?"
-            origin = f"plugin {dist} ({ep.value})"
+            origin = f"plugin {ep.dist.name if ep.dist else '?'} ({ep.value})"
             try:
                 obj: Any = ep.load()
             except Exception as exc:  # a broken plugin must not hide the others
-                raise BenchError(
-                    f"{self.kind} plugin {ep.name!r} from {dist} failed to load: "
-                    f"{type(exc).__name__}: {exc}; fix or uninstall it, or set {AUTOLOAD_SWITCH}=1"
-                ) from exc
+                first = (str(exc).strip().splitlines() or [""])[0]
+                self._broken[ep.name] = Broken(ep.name, origin, f"failed to load: {type(exc).__name__}: {first}")
+                continue
             self.add(ep.name, obj, origin)
 
-    def _import_builtins(self) -> None:
-        package = importlib.import_module(self.builtin_package)
-        for module in getattr(package, "BUILTINS", ()):
-            importlib.import_module(f"{self.builtin_package}.{module}")
+
+def _import_builtin_strategies(registry: Registry) -> None:
+    package = importlib.import_module("bench.strategies")
+    for module in package.BUILTINS:
+        importlib.import_module(f"bench.strategies.{module}")
 
 
-STRATEGIES: Registry[Any] = Registry("strategy", "bench.strategies", "bench.strategies")
-TASKS: Registry[Any] = Registry("task", "bench.tasks", "bench.tasks")
+def _load_builtin_tasks(registry: Registry) -> None:
+    from bench.data.cards import builtin_cards
+
+    for card in builtin_cards():
+        registry.add(card.name, card, BUILT_IN)
+
+
+def _check_strategy(obj: Any) -> list[str]:
+    from bench.contracts import contract_problems
+
+    return contract_problems(obj)
+
+
+def _check_task(obj: Any) -> list[str]:
+    from bench.contracts import TaskCard
+
+    return [] if isinstance(obj, TaskCard) else [f"is a {type(obj).__name__}, not a bench.contracts.TaskCard"]
+
+
+STRATEGIES: Registry[Any] = Registry("strategy", _import_builtin_strategies, "bench.strategies", _check_strategy)
+TASKS: Registry[Any] = Registry("task", _load_builtin_tasks, "bench.tasks", _check_task)

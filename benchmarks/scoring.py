@@ -33,24 +33,25 @@ def measure(task: str, strategy: str, model: str | None, examples: int, device: 
     """Fit one strategy and score N test texts in this process; return the figures."""
     import resource
 
-    from bench.data import load_task
-    from bench.grid import build_strategy, resolve_task
-    from bench.models import use_offline_hub
-    from bench.worker import resolve_device, seed_everything
+    from bench.contracts import RunContext
+    from bench.data.loading import resolve
+    from bench.models.local import use_offline_hub
+    from bench.run.device import resolve_device, seed_everything
+    from bench.run.grid import build_strategy
+    from bench.run.plan import resolve_card
 
     use_offline_hub()
     device = resolve_device(device)
-    card = resolve_task(task)
-    data = load_task(card)
+    card, data = resolve(resolve_card(task))
     texts = data.test.texts[:examples]
     seed_everything(seed)
-    strategy = build_strategy(strategy, {}, model, device)
+    strategy = build_strategy(strategy, {}, model, RunContext(device=device, seed=seed))
     if device.startswith("cuda"):
         import torch
 
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
-    strategy.fit(data.train, card, seed)
+    strategy.fit(data.train, card)
     t1 = time.perf_counter()
     strategy.predict_proba(texts)
     t2 = time.perf_counter()

@@ -33,35 +33,36 @@ def measure(task: str, strategy: str, model: str | None, examples: int, epochs: 
     """Train one strategy in this process and return its figures."""
     import resource
 
-    from bench.data import load_task
-    from bench.grid import build_strategy, resolve_task
-    from bench.models import use_offline_hub
-    from bench.worker import resolve_device, seed_everything
+    from bench.contracts import RunContext
+    from bench.data.loading import resolve
+    from bench.models.local import use_offline_hub
+    from bench.run.device import resolve_device, seed_everything
+    from bench.run.grid import build_strategy
+    from bench.run.plan import resolve_card
 
     use_offline_hub()
     device = resolve_device(device)
-    card = resolve_task(task)
-    data = load_task(card)
+    card, data = resolve(resolve_card(task))
     seed_everything(seed)
     # max_train_examples includes the validation tenth: train on `examples`, validate on a tenth more
     options = {"max_train_examples": examples + max(2, examples // 9), "val_fraction": 0.1, "epochs": epochs}
-    strategy = build_strategy(strategy, options, model, device)
+    strategy = build_strategy(strategy, options, model, RunContext(device=device, seed=seed))
     if device.startswith("cuda"):
         import torch
 
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    strategy.fit(data.train, card, seed)
+    strategy.fit(data.train, card)
     fit_seconds = time.perf_counter() - started
-    training = strategy.extra_info()["training"]
+    training = strategy.extra_info()["training"]  # a bench.contracts.TrainingInfo
     gpu_mb = None
     if device.startswith("cuda"):
         import torch
 
         gpu_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return {"task": task, "strategy": strategy.__class__.__name__, "model": model or strategy.default_model,
-            "device": device, "n_train": training["n_train"], "epochs": training["epochs_run"],
-            "examples_per_second": training["train_examples_per_second"], "fit_seconds": round(fit_seconds, 1),
+            "device": device, "n_train": training.n_train, "epochs": training.epochs_run,
+            "examples_per_second": training.train_examples_per_second, "fit_seconds": round(fit_seconds, 1),
             "trainable_params": strategy.parameter_counts().trainable,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "peak_gpu_mb": gpu_mb}

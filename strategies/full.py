@@ -5,7 +5,7 @@ expensive: every weight gets gradients and AdamW state (three extra copies of
 the model in memory), and the artifact is a whole checkpoint
 (`model.safetensors` plus `config.json`, loadable with
 `AutoModelForSequenceClassification.from_pretrained(folder)`; the tokenizer is
-the base model's). Training goes through bench.training (see there for the
+the base model's). Training goes through bench.engines.training (see there for the
 validation split, curves, best-epoch rule and early stopping).
 
 Defaults fit a CPU: at most 500 training examples (450 train + 50
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.finetuning import FineTuned
+from bench.engines.classifier import FineTuned
 from bench.registry import STRATEGIES
-from bench.training import TrainingOptions
+from bench.engines.training import TrainingOptions
 
 
 @dataclass(frozen=True)

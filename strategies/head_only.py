@@ -5,7 +5,7 @@ embeddings by default) and a linear softmax head is trained on those cached
 features: multinomial logistic regression with scikit-learn's objective and
 its `C` (as MTEB fits on frozen embeddings), minimised by AdamW instead of
 L-BFGS. It trains through the same path as lora, full and partial
-(bench.training: stratified validation split, per-epoch curves, best-epoch
+(bench.engines.training: stratified validation split, per-epoch curves, best-epoch
 rule, early stopping, divergence check), but its rows hold the cached
 embeddings instead of token ids, so the frozen encoder runs once per text and
 never once per epoch; an epoch over the features takes well under a second.
@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from bench import training
-from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters, probabilities_to_labels
+from bench.contracts import ParameterCounts, RunContext, Split, Strategy, TaskCard, count_parameters
+from bench.engines import training
 from bench.registry import STRATEGIES
 
 
@@ -73,18 +73,18 @@ def linear_head(dim: int, n_labels: int, l2: float = 0.0):
 
 
 @STRATEGIES.register("head-only")
-class HeadOnly:
+class HeadOnly(Strategy):
     Config = HeadOnlyConfig
     default_model = "all-MiniLM-L6-v2"
     family = "training"
 
-    def __init__(self, config: HeadOnlyConfig, model: str | None = None, device: str = "cpu"):
+    def __init__(self, config: HeadOnlyConfig, model: str | None = None, context: RunContext | None = None):
         from sentence_transformers import SentenceTransformer
 
-        from bench.models import local_path
+        from bench.models.local import local_path
 
-        self.config, self.device = config, device
-        self.encoder = SentenceTransformer(local_path(model or self.default_model), device=device,
+        super().__init__(config, model, context)
+        self.encoder = SentenceTransformer(local_path(self.model_name), device=self.context.device,
                                            model_kwargs={"use_safetensors": True})
         self.head = None
         self.info: dict = {}
@@ -94,9 +94,10 @@ class HeadOnly:
                                    normalize_embeddings=self.config.normalize,
                                    convert_to_tensor=True, show_progress_bar=False).float().cpu()
 
-    def fit(self, train: Split, task: TaskCard, seed: int) -> None:
+    def fit(self, train: Split, task: TaskCard) -> None:
         from transformers import default_data_collator, set_seed
 
+        seed = self.context.seed
         self.encoder.max_seq_length = self.config.max_seq_length or task.max_tokens
         fit_split, val_split = training.carve(train, self.config, seed)
         features = self._encode(fit_split.texts + val_split.texts)  # the only encoder pass over training texts
@@ -105,10 +106,10 @@ class HeadOnly:
         self.head = linear_head(features.shape[1], len(task.labels), 1 / (self.config.C * len(fit_split)))
         history = training.train(self.head, rows[:len(fit_split)], rows[len(fit_split):], self.config,
                                  collator=default_data_collator, n_labels=len(task.labels),
-                                 device=self.device, seed=seed, group_by_length=False)
+                                 device=self.context.device, seed=seed, group_by_length=False)
         self.head.eval()
-        self.info = {"training": history.as_json(len(fit_split), len(val_split)),
-                     "artifact": training.save_artifact(self._save)}
+        self.info = {"training": history.info(len(fit_split), len(val_split)),
+                     "artifact": training.save_artifact(self._save, self.context.artifact_dir)}
 
     def _save(self, folder) -> None:
         from safetensors.torch import save_file
@@ -122,9 +123,6 @@ class HeadOnly:
         features = self._encode(texts).to(next(self.head.parameters()).device)
         with torch.inference_mode():
             return torch.softmax(self.head(features).logits.float(), dim=-1).cpu().numpy()
-
-    def predict(self, texts: Sequence[str]) -> list[int]:
-        return probabilities_to_labels(self.predict_proba(texts))
 
     def parameter_counts(self) -> ParameterCounts:
         head = count_parameters(self.head).total if self.head is not None else 0

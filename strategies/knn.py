@@ -1,7 +1,7 @@
 """`knn`: the k nearest training examples vote; no language model.
 
 The retrieval-only reference for `rag`: the same embeddings, the same FAISS
-index (bench.retrieval; an index built by one is reused by the other) and the
+index (bench.engines.retrieval; an index built by one is reused by the other) and the
 same k neighbours, but the label is their majority vote instead of a prompt.
 If rag does not beat knn, the language model added nothing to the retrieval.
 A tie goes to the label of the nearest neighbour among the tied labels. The
@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters, probabilities_to_labels
+from bench.contracts import ParameterCounts, RunContext, Split, Strategy, TaskCard, count_parameters
+from bench.engines.retrieval import INDEX_KINDS
 from bench.registry import STRATEGIES
-from bench.retrieval import INDEX_KINDS
 
 TIE_BREAK = 1e-3  # added to the tie-winner's vote share before renormalising
 
@@ -50,19 +50,19 @@ def vote(neighbour_labels, n_labels: int):
 
 
 @STRATEGIES.register("knn")
-class Knn:
+class Knn(Strategy):
     Config = KnnConfig
     default_model = "all-MiniLM-L6-v2"
     family = "retrieval"
     seeded = False  # the seed changes nothing on the whole training split: one run serves every seed
 
-    def __init__(self, config: KnnConfig, model: str | None = None, device: str = "cpu"):
-        from bench.retrieval import Retriever
+    def __init__(self, config: KnnConfig, model: str | None = None, context: RunContext | None = None):
+        from bench.engines.retrieval import Retriever
 
-        self.config = config
-        self.retriever = Retriever(model or self.default_model, device)
+        super().__init__(config, model, context)
+        self.retriever = Retriever(self.model_name, self.context.device)
 
-    def fit(self, train: Split, task: TaskCard, seed: int) -> None:
+    def fit(self, train: Split, task: TaskCard) -> None:
         import numpy as np
 
         self.retriever.build(train, task.max_tokens, self.config.index)
@@ -72,9 +72,6 @@ class Knn:
     def predict_proba(self, texts: Sequence[str]):
         _, neighbours = self.retriever.search(texts, self.config.k)
         return vote([[int(self.labels[j]) if j >= 0 else -1 for j in row] for row in neighbours], self.n_labels)
-
-    def predict(self, texts: Sequence[str]) -> list[int]:
-        return probabilities_to_labels(self.predict_proba(texts))
 
     def parameter_counts(self) -> ParameterCounts:
         return ParameterCounts(trainable=0, total=count_parameters(self.retriever.encoder).total)

@@ -7,15 +7,10 @@ model's own module names or the roles `query`, `key` and `value`, which map to
 each architecture's naming (BERT `query`, Llama `q_proj`, DistilBERT `q_lin`).
 
 The head is, as in partial, everything above the last block (BERT: pooler and
-classifier; Llama: final norm and `score`). With the classifier alone
-(`full_head=False`, PEFT's default) MiniLM learned spam slowly: its pooler
-reads the [CLS] token, which its sentence-embedding training never used, and
-the frozen pooler kept LoRA near the majority class for three of four epochs
-(spam 93.6 % against 97.8 % with the pooler trained, seed 0, other options
-equal). On imdb's 180 training reviews it went the other way (74.5 % against
-66.5 % at 4 epochs, the pooled model overfitting sooner; 57.5 % at the
-default 3 epochs, where 20 validation reviews picked epoch 2): small-data
-results swing, so compare over seeds.
+classifier; Llama: final norm and `score`), trained in full by default: MiniLM's
+pooler reads the [CLS] token, which its sentence-embedding training never
+used, so with the classifier alone (`full_head=False`, PEFT's default) a
+frozen pooler holds LoRA back (see leaderboard/NOTES.md).
 
 `preset="tutorial"` is the recipe of the well-known DistilBERT/IMDb LoRA
 tutorial: r=4, alpha=32, dropout 0.01 on the query projections, learning rate
@@ -36,10 +31,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from bench.engines.classifier import FineTuned, top_blocks_and_head
 from bench.errors import BenchError
-from bench.finetuning import FineTuned, top_blocks_and_head
 from bench.registry import STRATEGIES
-from bench.training import TrainingOptions
+from bench.engines.training import TrainingOptions
 
 PRESETS = {
     "tutorial": dict(r=4, alpha=32.0, dropout=0.01, target_modules=("query",), learning_rate=1e-3,

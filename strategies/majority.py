@@ -10,20 +10,16 @@ from __future__ import annotations
 from collections import Counter
 from typing import Sequence
 
-from bench.contracts import NoConfig, ParameterCounts, Split, TaskCard
+from bench.contracts import ParameterCounts, Split, Strategy, TaskCard
 from bench.registry import STRATEGIES
 
 
 @STRATEGIES.register("majority")
-class Majority:
-    Config = NoConfig
-    default_model = None
+class Majority(Strategy):
     family = "baseline"
+    label = 0
 
-    def __init__(self, config: NoConfig, model: str | None = None, device: str = "cpu"):
-        self.label = 0
-
-    def fit(self, train: Split, task: TaskCard, seed: int) -> None:
+    def fit(self, train: Split, task: TaskCard) -> None:
         counts = Counter(train.labels)
         # ties go to the smaller label id, so the answer never depends on order
         self.label = min(counts, key=lambda y: (-counts[y], y))

@@ -4,7 +4,7 @@ The middle ground between head-only and full fine-tuning. The blocks are the
 model's longest `nn.ModuleList` (BERT `bert.encoder.layer`, Llama
 `model.layers`); "the head" is every parameter registered after the last block
 (BERT: pooler and classifier; Llama: final norm and `score`), as found by
-bench.finetuning.top_blocks_and_head. The embeddings and the lower blocks are
+bench.engines.classifier.top_blocks_and_head. The embeddings and the lower blocks are
 frozen, so no gradient flows below block L-N.
 
 The artifact holds only the trained tensors (`trained.safetensors`, named as in
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.finetuning import FineTuned, top_blocks_and_head
+from bench.engines.classifier import FineTuned, top_blocks_and_head
 from bench.registry import STRATEGIES
-from bench.training import TrainingOptions
+from bench.engines.training import TrainingOptions
 
 
 @dataclass(frozen=True)

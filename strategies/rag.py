@@ -1,26 +1,19 @@
 """`rag`: few-shot prompting with retrieved demonstrations.
 
 Each test text gets as demonstrations its k nearest labelled training
-examples (all-MiniLM-L6-v2 embeddings in a FAISS index, see bench.retrieval),
-the nearest placed last, next to the text. Retrieved demonstrations beat
-random ones on every task Liu et al. (2021) studied. The index is built once
-per embedding model and training data and cached on disk; the record says
-whether it came from the cache, how long it took and how big it is.
+examples (all-MiniLM-L6-v2 embeddings in a FAISS index, see
+bench.engines.retrieval), the nearest placed last, next to the text.
+Retrieved demonstrations beat random ones on every task Liu et al. (2021)
+studied. The index is built once per embedding model and training data and
+cached on disk; the record says whether it came from the cache, how long it
+took and how big it is.
 
 Unlike few-shot, the demonstrations differ per text, so only the instruction
 is shared between prompts and every demonstration is read once per text. To
 keep that affordable each retrieved demonstration is cut to `demo_tokens`
-(64 by default; every cut is counted in the record): a rag prompt on imdb is
-~560 tokens instead of ~1,300. Calibration, when on, scores "N/A" after each
-text's own demonstrations, which doubles the cost; it is off by default
-because it hurt. Measured with SmolLM2-135M-Instruct, k=4, seed 0:
-- imdb (200): accuracy 0.600, macro-F1 0.600 (knn 0.595, zero-shot 0.670);
-  on the first 60 test reviews 0.683 raw vs 0.650 calibrated;
-- spam (1,032): accuracy 0.965, macro-F1 0.922 (knn 0.981, zero-shot 0.798),
-  with the card's words "personal"/"spam" (0.975 with "ham"/"spam"); on a
-  balanced sample of 120, 0.983 raw vs 0.900 calibrated ("ham"/"spam").
-With the demonstrations pasted into one user message instead of given as
-chat turns, spam scored 0.242 (see bench.lm_scoring).
+(64 by default; every cut is counted in the record). Calibration, when on,
+scores "N/A" after each text's own demonstrations, which doubles the cost; it
+is off by default because it hurt (leaderboard/NOTES.md).
 """
 
 from __future__ import annotations
@@ -28,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters, probabilities_to_labels
+from bench.contracts import ParameterCounts, RunContext, Split, Strategy, TaskCard, count_parameters
+from bench.engines.retrieval import INDEX_KINDS
 from bench.registry import STRATEGIES
-from bench.retrieval import INDEX_KINDS
 
 
 @dataclass(frozen=True)
@@ -51,21 +44,21 @@ class RagConfig:
 
 
 @STRATEGIES.register("rag")
-class Rag:
+class Rag(Strategy):
     Config = RagConfig
     default_model = "SmolLM2-135M-Instruct"
     family = "prompting"
     seeded = False  # the seed changes nothing on the whole training split: one run serves every seed
 
-    def __init__(self, config: RagConfig, model: str | None = None, device: str = "cpu"):
-        from bench.lm_scoring import LabelScorer
-        from bench.retrieval import Retriever
+    def __init__(self, config: RagConfig, model: str | None = None, context: RunContext | None = None):
+        from bench.engines.retrieval import Retriever
+        from bench.engines.scoring import LabelScorer
 
-        self.config = config
-        self.scorer = LabelScorer(model or self.default_model, device, config.batch_tokens, config.max_batch)
-        self.retriever = Retriever(config.embedder, device)
+        super().__init__(config, model, context)
+        self.scorer = LabelScorer(self.model_name, self.context.device, config.batch_tokens, config.max_batch)
+        self.retriever = Retriever(config.embedder, self.context.device)
 
-    def fit(self, train: Split, task: TaskCard, seed: int) -> None:
+    def fit(self, train: Split, task: TaskCard) -> None:
         self.scorer.setup(task, demo_tokens=self.config.demo_tokens)
         self.retriever.build(train, task.max_tokens, self.config.index)
         self.train = train
@@ -75,9 +68,6 @@ class Rag:
         demos = [[(self.train.texts[j], self.train.labels[j]) for j in reversed(row) if j >= 0]  # nearest last
                  for row in neighbours]
         return self.scorer.classify(texts, demos=demos, calibrate=self.config.calibrate)
-
-    def predict(self, texts: Sequence[str]) -> list[int]:
-        return probabilities_to_labels(self.predict_proba(texts))
 
     def parameter_counts(self) -> ParameterCounts:
         return ParameterCounts(trainable=0, total=count_parameters(self.scorer.model, self.retriever.encoder).total)

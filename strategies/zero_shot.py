@@ -1,24 +1,17 @@
 """`zero-shot`: ask an instruction-tuned language model, with no examples.
 
-The prompt is the task card's instruction, the allowed answers and the text,
-put through the model's chat template; the prediction is the label whose
-words the model finds most likely to open its answer (summed token
-log-probabilities, see bench.lm_scoring). The training split is never read.
-The default model is SmolLM2-135M-Instruct; `--models` takes any causal LM
-(a local folder or, with a hub, a hub id).
+The prompt is the task card's template (instruction, the allowed answers and
+the text), put through the model's chat template; the prediction is the label
+whose words the model finds most likely to open its answer (summed token
+log-probabilities, see bench.engines.scoring). The training split is never
+read. The default model is SmolLM2-135M-Instruct; `--models` takes any causal
+LM (a local folder or, with a hub, a hub id).
 
 Calibration (`calibrate`, on by default) divides out the label probabilities
-the model gives a content-free text, "N/A" (Zhao et al. 2021). Measured with
-SmolLM2-135M-Instruct on the full test splits (seed 0), raw -> calibrated:
-- imdb (200): accuracy 0.530 -> 0.670, macro-F1 0.417 -> 0.667; raw, the model
-  answers "negative" for 96 % of the reviews, calibrated for 42 %;
-- spam (1,032): accuracy 0.876 -> 0.798, macro-F1 0.467 -> 0.666; raw, the
-  model answers "personal" to every message, calibrated it flags 25 % as spam
-  (12.4 % are). The card's label words were chosen on the training split: with
-  "ham"/"spam" the model ranked real spam *below* ham (AUC 0.33; accuracy
-  0.234 calibrated), which no recalibration can rescue.
-Calibration helps where the model has signal and costs one extra prompt; on a
-task the model cannot do, read macro-F1 beside accuracy.
+the model gives a content-free text, "N/A" (Zhao et al. 2021). It helps where
+the model has signal and costs one extra prompt; on a task the model cannot
+do, read macro-F1 beside accuracy. What it did on imdb and spam is in
+leaderboard/NOTES.md.
 """
 
 from __future__ import annotations
@@ -26,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from bench.contracts import ParameterCounts, Split, TaskCard, count_parameters, probabilities_to_labels
+from bench.contracts import ParameterCounts, RunContext, Split, Strategy, TaskCard, count_parameters
 from bench.registry import STRATEGIES
 
 
@@ -42,27 +35,24 @@ class ZeroShotConfig:
 
 
 @STRATEGIES.register("zero-shot")
-class ZeroShot:
+class ZeroShot(Strategy):
     Config = ZeroShotConfig
     default_model = "SmolLM2-135M-Instruct"
     family = "prompting"
     seeded = False  # the seed changes nothing on the whole training split: one run serves every seed
     uses_labels = False
 
-    def __init__(self, config: ZeroShotConfig, model: str | None = None, device: str = "cpu"):
-        from bench.lm_scoring import LabelScorer
+    def __init__(self, config: ZeroShotConfig, model: str | None = None, context: RunContext | None = None):
+        from bench.engines.scoring import LabelScorer
 
-        self.config = config
-        self.scorer = LabelScorer(model or self.default_model, device, config.batch_tokens, config.max_batch)
+        super().__init__(config, model, context)
+        self.scorer = LabelScorer(self.model_name, self.context.device, config.batch_tokens, config.max_batch)
 
-    def fit(self, train: Split, task: TaskCard, seed: int) -> None:
+    def fit(self, train: Split, task: TaskCard) -> None:
         self.scorer.setup(task)
 
     def predict_proba(self, texts: Sequence[str]):
         return self.scorer.classify(texts, calibrate=self.config.calibrate)
-
-    def predict(self, texts: Sequence[str]) -> list[int]:
-        return probabilities_to_labels(self.predict_proba(texts))
 
     def parameter_counts(self) -> ParameterCounts:
         return ParameterCounts(trainable=0, total=count_parameters(self.scorer.model).total)

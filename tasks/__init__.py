@@ -1,8 +1,6 @@
-"""Built-in task cards, one module each. Installed as `bench.tasks`.
+"""Built-in task cards, one TOML file each (`imdb.toml`, `spam.toml`, ...). Installed as `bench.tasks`.
 
-A card is a `bench.contracts.TaskCard`; each module builds one and registers it
-under its name. `BUILTINS` lists the modules the registry imports.
+A card's fields are those of `bench.contracts.TaskCard`, its data source a
+`[source]` table (see bench.data.sources); bench.data.cards reads them. A
+user's own card has the same format.
 """
-
-BUILTINS = ("imdb", "spam", "yelp", "imdb_sentences", "rotten_tomatoes", "spam_email", "bbc_news", "reuters8",
-            "newsgroups20")

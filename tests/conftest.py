@@ -21,6 +21,27 @@ def bench_cli():
     return run_bench
 
 
+def make_record(task: str, strategy: str, family: str, budget, seed: int, accuracy: float, uses_labels: bool = True,
+                model: str | None = "m", n_test: int = 1000, training=None, seeded: bool = True, predictions=None):
+    """A typed ok record with the fields the report reads, for tests of the report and analysis."""
+    from bench.run.records import CellId, Cost, DataInfo, Metrics, Provenance, Record, RunConfig, StrategyInfo
+
+    half = 1.96 * (accuracy * (1 - accuracy) / n_test) ** 0.5
+    return Record(
+        key=f"{task}-{strategy}-{model}-{budget}-{seed}", status="ok",
+        cell=CellId(task, strategy, model, seed, budget),
+        config=RunConfig(strategy={}, task={"name": task, "description": "d"}, device="cpu", task_ref=task,
+                         data_override=None),
+        metrics=Metrics(accuracy, accuracy, {}, (accuracy - half, accuracy + half)),
+        data=DataInfo(n_train=10, n_train_pool=10, n_test=n_test, fingerprint="f" * 64, notes=(), source="s"),
+        cost=Cost(trainable_params=10, total_params=100, fit_seconds=1.0 + (budget or 500), predict_seconds=1.0,
+                  peak_rss_mb=500),
+        training=training, predictions=predictions,
+        provenance=Provenance(strategy=StrategyInfo(family, uses_labels, seeded, "x.Y", "built-in"), model={},
+                              data_source="s", data_artifact=None, packages={"python": "3"}, git={}, machine={},
+                              data_fingerprint="f" * 64, finished_at="2026-01-01T00:00:00+0000"))
+
+
 def write_csv(path: Path, rows: list[tuple[str, str]], header: str = "text,label") -> Path:
     import csv
 

@@ -1,4 +1,4 @@
-"""Label budgets, noise, the crossover statement and plots, on hand-made records."""
+"""Label budgets, noise, the crossover statement and plots, on hand-made typed records."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ from collections import Counter
 
 import pytest
 
-from bench import analysis, plots, records, report
-from bench.budgets import budget_sample, parse
-from bench.contracts import Split
+from bench.contracts import EpochRow, Split, TrainingInfo
+from bench.data.sampling import budget_sample
+from bench.files import write_json
+from bench.report import analysis, plots
+from bench.report.publish import publish
+from bench.report.table import aggregate, load
+from bench.run.grid import GridSpec, build_cells
 from bench.errors import BenchError
+from conftest import make_record
 
 POOL = Split([f"text {i}" for i in range(300)], [0] * 200 + [1] * 70 + [2] * 30)
 
@@ -29,31 +34,25 @@ def test_different_seeds_draw_different_examples():
 
 
 def test_seed_free_strategies_run_once_where_they_see_every_label():
-    from bench.grid import build_cells
-
-    cells = build_cells(["spam"], ["zero-shot", "rag", "few-shot"], None, [3, 1, 2], {}, {}, "cpu",
-                        budgets=[8, None])
+    spec = GridSpec(tasks=("spam",), strategies=("zero-shot", "rag", "few-shot"), seeds=(3, 1, 2),
+                    budgets=(8, None), baseline=False)
+    cells = build_cells(spec)
     runs = Counter((c.strategy, c.budget) for c in cells)
     assert runs == {("zero-shot", None): 1, ("rag", 8): 3, ("rag", None): 1, ("few-shot", 8): 3, ("few-shot", None): 3}
     assert {c.seed for c in cells if c.strategy != "few-shot" and c.budget is None} == {3}  # the first seed given
 
 
-def test_budget_arguments():
-    assert parse(["all", "32", "8"]) == [8, 32, None]
-    for bad in (["0"], ["x"], ["8", "8"]):
-        with pytest.raises(BenchError):
-            parse(bad)
-
-
-def _record(task, strategy, family, budget, seed, accuracy, uses_labels=True, model="m", n_test=1000):
-    half = 1.96 * (accuracy * (1 - accuracy) / n_test) ** 0.5
-    return {"status": "ok", "key": f"{task}{strategy}{budget}{seed}",
-            "cell": {"task": task, "strategy": strategy, "model": model, "seed": seed, "budget": budget},
-            "metrics": {"accuracy": accuracy, "macro_f1": accuracy, "accuracy_ci95": [accuracy - half, accuracy + half]},
-            "cost": {"fit_seconds": 1.0 + (budget or 500), "predict_seconds": 1.0, "peak_rss_mb": 500,
-                     "trainable_params": 10, "total_params": 100},
-            "data": {"n_train": 10, "n_test": n_test}, "config": {"task": {"description": "d"}},
-            "provenance": {"strategy": {"family": family, "uses_labels": uses_labels}}}
+@pytest.mark.parametrize("spec, message", [
+    (dict(budgets=(0,)), "positive number of labels per class"),
+    (dict(budgets=(8, 8)), "give each budget once"),
+    (dict(seeds=(1, 1)), "a seed is repeated"),
+    (dict(seeds=(2**40,)), "a seed is a whole number from 0 to 4294967295"),
+    (dict(seeds=(-1,)), "a seed is a whole number"),
+    (dict(tasks=()), "at least one task"),
+])
+def test_a_grid_spec_checks_itself(spec, message):
+    with pytest.raises(BenchError, match=message):
+        GridSpec(**spec)
 
 
 def _grid(curve_trained, curve_prompted, zero_shot, noise=0.0):
@@ -61,16 +60,15 @@ def _grid(curve_trained, curve_prompted, zero_shot, noise=0.0):
     for seed in range(3):
         jitter = noise * (seed - 1)
         for budget, acc in curve_trained.items():
-            recs.append(_record("t", "lora", "training", budget, seed, acc + jitter))
+            recs.append(make_record("t", "lora", "training", budget, seed, acc + jitter))
         for budget, acc in curve_prompted.items():
-            recs.append(_record("t", "rag", "prompting", budget, seed, acc + jitter))
-        recs.append(_record("t", "zero-shot", "prompting", None, seed, zero_shot, uses_labels=False))
+            recs.append(make_record("t", "rag", "prompting", budget, seed, acc + jitter))
+        recs.append(make_record("t", "zero-shot", "prompting", None, seed, zero_shot, uses_labels=False))
     return recs
 
 
 def _crossover(recs):
-    table = report.aggregate(recs)
-    return analysis.crossover(table.to_dict("records"), "t")
+    return analysis.crossover(aggregate(recs).to_dict("records"), "t")
 
 
 def test_crossover_is_the_smallest_budget_from_which_training_leads():
@@ -96,21 +94,29 @@ def test_pareto_front():
     assert sorted(analysis.pareto_front(points)) == [0, 1, 3, 4]
 
 
+def _curves(epochs: int) -> TrainingInfo:
+    rows = tuple(EpochRow(e, 1 / e, 0.5 + e / 10, 1.2 / e, 0.5 + e / 10, 1.0) for e in range(1, epochs + 1))
+    return TrainingInfo(rows, epochs, "rule", epochs, epochs, False, 8, 2, 10.0)
+
+
 def test_report_writes_plots_and_curve_tables_from_records(tmp_path):
+    import dataclasses
+
     recs = _grid({8: 0.6, 32: 0.8, None: 0.9}, {8: 0.7, 32: 0.72, None: 0.75}, 0.65)
-    curves = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "val_accuracy": 0.5 + e / 10} for e in (1, 2, 3)]
-    trained = next(r for r in recs if r["cell"]["strategy"] == "lora" and r["cell"]["budget"] is None)
-    trained["extra"] = {"training": {"curves": curves, "best_epoch": 3}}  # as bench.training.History reports them
-    small = next(r for r in recs if r["cell"]["strategy"] == "lora" and r["cell"]["budget"] == 8)
-    small["extra"] = {"training": {"curves": curves[:1], "best_epoch": 1}}
-    assert plots.largest_budget([small, trained]) == [trained]  # the plot shows the whole training split's runs
+    for i, r in enumerate(recs):  # lora records carry the curves bench.engines.training reports
+        if r.cell.strategy == "lora":
+            recs[i] = dataclasses.replace(r, training=_curves(3 if r.cell.budget is None else 1))
+    trained = [r for r in recs if r.training]
+    assert {r.cell.budget for r in plots.largest_budget(trained)} == {None}  # the whole training split's runs
     for i, r in enumerate(recs):
-        records.write_atomic(tmp_path / "records" / f"r{i}.json", r)
-    md, csv, _ = report.write(tmp_path)
-    board = md.read_text()
+        write_json(tmp_path / "records" / f"r{i}.json", r.as_json())
+    board = load(tmp_path)
+    assert len(board.ok) == len(recs) and not board.damaged
+    md, _ = publish(board, tmp_path)
+    text = md.read_text()
     for kind in ("budget", "cost", "curves"):
         png = tmp_path / "plots" / f"t-{kind}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-        assert f"(plots/t-{kind}.png)" in board
-    assert "| 8 / class | 32 / class | all |" in board
-    assert "**Crossover.** t: training (lora m) overtakes prompting" in board
+        assert f"(plots/t-{kind}.png)" in text
+    assert "| 8 / class | 32 / class | all |" in text
+    assert "**Crossover.** t: training (lora m) overtakes prompting" in text

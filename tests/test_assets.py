@@ -9,10 +9,10 @@ import zipfile
 
 import pytest
 
-from bench import assets
+from bench.data import assets
 from bench.errors import BenchError
-from bench.gguf_cache import converted_folder, write_gguf
-from bench.models import PackagedModel
+from bench.models.gguf import converted_folder, write_gguf
+from bench.models.catalogue import PackagedModel
 
 CLARIFAI = assets.artifact("clarifai")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_bench
+from conftest import run_bench, sentiment_rows, write_csv
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
@@ -29,7 +29,20 @@ BAD_INPUT = [
     (["frobnicate"], "invalid choice"),
     (["run", "--tasks", "spam", "--max-memory", "-5"], "give a positive number of MB"),
     (["run", "--tasks", "spam", "--budgets", "0"], "positive number of labels per class"),
-    (["run", "--tasks", "spam", "--budgets", "8", "8"], "a budget is repeated"),
+    (["run", "--tasks", "spam", "--budgets", "8", "8"], "give each budget once"),
+    (["run", "--tasks", "spam", "--seeds", "99999999999999999999"], "a seed is a whole number from 0 to 4294967295"),
+    (["run", "--tasks", "spam", "--seeds", "-3"], "a seed is a whole number"),
+    (["run", "--tasks", "spam", "--results", "a-file.txt"], "--results a-file.txt is a file, not a folder"),
+    (["report", "--results", "a-file.txt"], "--results a-file.txt is a file, not a folder"),
+    (["run", "--tasks", "small.toml", "--budgets", "1000"], "training pool has at most 4 examples per class"),
+    (["run", "--tasks", "small.toml", "--budgets", "4"], "so 4 per class is all of it; use 'all'"),
+    (["run", "--tasks", "name-is-a-number.toml"], "name must be a string (got 5)"),
+    (["run", "--tasks", "no-text-slot.toml"], "text_format must hold {text} once"),
+    (["run", "--tasks", "small.toml", "--strategies", "majority", "--set", "majority.k=3"], "no strategy in this run has option 'k'"),
+    (["run", "bad-study.toml"], "unknown field(s) colour"),
+    (["run", "good-study.toml", "--tasks", "spam"], "--tasks: a study file sets its own grids"),
+    (["run", "no-such-study.toml"], "study no-such-study.toml does not exist"),
+    (["migrate", "--results", "no-such-results"], "no records in no-such-results/records"),
     (["run", "--tasks", "spam", "--strategies", "few-shot", "--set", "few-shot.k=0"], "k must be >= 1"),
     (["run", "--tasks", "spam", "--strategies", "lora", "--set", "r=0"], "r must be >= 1"),
     (["run", "--tasks", "spam", "--strategies", "lora", "--set", "preset=nope"], "unknown preset 'nope'"),
@@ -44,6 +57,13 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize("args, message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
 def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
+    write_csv(tmp_path / "small.csv", sentiment_rows(5))  # 5 per class: 4 train and 1 test each
+    (tmp_path / "small.toml").write_text('path = "small.csv"\n')
+    (tmp_path / "name-is-a-number.toml").write_text('name = 5\npath = "small.csv"\n')
+    (tmp_path / "no-text-slot.toml").write_text('path = "small.csv"\ntext_format = "Review:"\n')
+    (tmp_path / "a-file.txt").write_text("not a folder")
+    (tmp_path / "bad-study.toml").write_text('[[grid]]\ntasks = ["spam"]\ncolour = "red"\n')
+    (tmp_path / "good-study.toml").write_text('[[grid]]\ntasks = ["small.toml"]\n')
     # An empty cache and no package index: bad input must be refused before anything is fetched.
     offline = {"BENCH_CACHE": str(tmp_path / "empty-cache"), "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull,
                "PIP_FIND_LINKS": str(tmp_path)}

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.cards import load_card
+from bench.data.cards import load_card
 from bench.contracts import TaskCard
-from bench.data import LocalTable, load_task
+from bench.data.loading import load_task, resolve
+from bench.data.sources.tables import LocalTable
 from bench.errors import BenchError
-from bench.grid import resolve_task
+from bench.run.plan import resolve_card as resolve_task
 from bench.registry import TASKS
 
 from conftest import sentiment_rows, write_csv
@@ -130,7 +131,54 @@ def test_bad_cards_are_refused(tmp_path):
         load_card(tmp_path / "b.toml")
     (tmp_path / "c.toml").write_text('path = "x.csv"\ntest_fraction = 1.5\n')
     with pytest.raises(BenchError, match="test_fraction"):
-        resolve_task(str(tmp_path / "c.toml"))
+        load_card(tmp_path / "c.toml")
+    (tmp_path / "e.toml").write_text('path = "x.csv"\nlabels = ["a", "b"]\nlabel_words = ["x"]\n')
+    with pytest.raises(BenchError, match="label_words needs one entry per label"):
+        load_card(tmp_path / "e.toml")
+    (tmp_path / "f.toml").write_text('[source]\nkind = "packaged-table"\nartifact = "clarifai"\n')
+    with pytest.raises(BenchError, match="packaged-table source has missing field"):
+        load_card(tmp_path / "f.toml")
     (tmp_path / "d.toml").write_text("path = [unclosed\n")
     with pytest.raises(BenchError, match="not valid TOML"):
         load_card(tmp_path / "d.toml")
+
+
+def test_label_words_with_inferred_labels(tmp_path):
+    """A card may name the label words and let the data name the labels (sorted: bad, good)."""
+    write_csv(tmp_path / "d.csv", sentiment_rows(10))
+    (tmp_path / "c.toml").write_text('path = "d.csv"\nlabel_words = ["poor", "great"]\n')
+    card, data = resolve(load_card(tmp_path / "c.toml"))
+    assert card.labels == ("bad", "good") and card.label_words == ("poor", "great")
+    assert data.label_names == ("bad", "good")
+    (tmp_path / "w.toml").write_text('path = "d.csv"\nlabel_words = ["poor", "fine", "great"]\n')
+    with pytest.raises(BenchError, match="label_words needs one entry per label \\(2\\), got 3"):
+        resolve(load_card(tmp_path / "w.toml"))
+
+
+def test_a_cards_prompt_template_reaches_the_prompt(tmp_path):
+    """instruction, answer_format and text_format belong to the card; the prompt builder only lays them out."""
+    from bench.engines.prompts import PromptBuilder
+
+    write_csv(tmp_path / "d.csv", sentiment_rows(10))
+    (tmp_path / "c.toml").write_text('path = "d.csv"\ninstruction = "Rate this film."\n'
+                                     'answer_format = "Reply {choices}, nothing else."\n'
+                                     'text_format = "Review: <<{text}>>"\nlabel_words = ["thumbs-down", "thumbs-up"]\n')
+    card, _ = resolve(load_card(tmp_path / "c.toml"))
+
+    class Plain:  # a tokenizer without a chat template: the plain-text layout
+        chat_template = None
+        bos_token = "<s>"
+
+    builder = PromptBuilder(card, Plain())
+    turns = builder.conversation([("dull", 0)], builder.show("moving"))
+    assert builder.render(turns) == ("<s>Rate this film.\nReply thumbs-down or thumbs-up, nothing else.\n\n"
+                                     "Review: <<dull>>\nAnswer: thumbs-down\n\nReview: <<moving>>\nAnswer:")
+    assert builder.label_texts() == [" thumbs-down", " thumbs-up"]
+
+
+def test_a_card_travels_as_json_and_comes_back_equal():
+    from bench.data.cards import as_json, from_json
+
+    for name in ("imdb", "spam", "spam-email", "20newsgroups"):
+        card = TASKS.get(name)
+        assert from_json(json.loads(json.dumps(as_json(card)))) == card

@@ -12,9 +12,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.data import load_task
+from bench.data.loading import load_task
 from bench.errors import BenchError
-from bench.grid import resolve_task
+from bench.run.plan import resolve_card as resolve_task
 
 texts = st.one_of(st.text(min_size=1, max_size=40), st.text(max_size=3), st.sampled_from(["same text", "x,y\n\"z\""]))
 usual = st.sampled_from(["a", "b"])

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 
 from bench.contracts import Split
-from bench.data import load_task
+from bench.data.loading import load_task
 from bench.registry import TASKS
 
-import bench.tasks  # noqa: F401  (registers the cards)
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +26,8 @@ def spam():
 
 @pytest.fixture(scope="module")
 def scorer():
-    from bench.lm_scoring import LabelScorer
-    from bench.models import use_offline_hub
+    from bench.engines.scoring import LabelScorer
+    from bench.models.local import use_offline_hub
 
     use_offline_hub()
     return LabelScorer("SmolLM2-135M-Instruct", "cpu", batch_tokens=256, max_batch=3)
@@ -114,7 +113,7 @@ def test_long_texts_are_cut_to_the_budget_and_counted(scorer, spam):
 
 
 def test_few_shot_sampler_is_seeded_balanced_and_pure(spam):
-    from bench.strategies.few_shot import sample_demonstrations
+    from bench.data.sampling import sample_demonstrations
 
     _, data = spam
     first = sample_demonstrations(data.train, 3, seed=7)
@@ -133,13 +132,13 @@ def test_few_shot_sampler_is_seeded_balanced_and_pure(spam):
 
 @pytest.mark.slow
 def test_strategies_end_to_end_on_a_slice(spam):
-    from bench.grid import build_strategy
+    from bench.run.grid import build_strategy
 
     card, data = spam
     train = Split(data.train.texts[:300], data.train.labels[:300])
     texts = data.test.texts[:24]
-    few = build_strategy("few-shot", {"k": 1}, None, "cpu")
-    few.fit(train, card, seed=0)
+    few = build_strategy("few-shot", {"k": 1})
+    few.fit(train, card)
     proba = few.predict_proba(texts)
     assert proba.shape == (24, 2) and np.allclose(proba.sum(axis=1), 1)
     assert few.predict(texts) == [int(i) for i in proba.argmax(axis=1)]
@@ -155,8 +154,8 @@ def test_gemma_from_its_chunk_packages_scores_like_a_plain_forward_pass(spam):
     import torch
     from pathlib import Path
 
-    from bench.lm_scoring import LabelScorer
-    from bench.models import local_path, use_offline_hub
+    from bench.engines.scoring import LabelScorer
+    from bench.models.local import local_path, use_offline_hub
 
     use_offline_hub()
     scorer = LabelScorer("gemma", "cpu", batch_tokens=256, max_batch=3)

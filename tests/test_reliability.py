@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import records
+from bench.run import store
 from conftest import run_bench, sentiment_rows, write_csv
 
 FIXTURES = {"BENCH_PLUGINS": "misbehaving", "PYTHONPATH": str(Path(__file__).parent / "fixtures")}
@@ -30,8 +30,8 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def _all_records(results: Path) -> list[tuple[Path, dict | None]]:
-    return list(records.iter_records(results))
+def _all_records(results: Path) -> list:
+    return list(store.iter_records(results))
 
 
 def test_failing_cells_are_recorded_with_reasons_and_the_grid_goes_on(tmp_path):
@@ -39,8 +39,8 @@ def test_failing_cells_are_recorded_with_reasons_and_the_grid_goes_on(tmp_path):
     result = run_bench("run", "--tasks", _card(tmp_path), "--strategies", "explode", "nan-scores", "hog", "sleepy",
                        "--set", "sleepy.seconds=0", "--max-memory", "1500", "--results", str(results), env=FIXTURES)
     assert result.returncode == 1
-    failed = {r["cell"]["strategy"]: r["error"] for _, r in _all_records(results) if r["status"] == "failed"}
-    ok = {r["cell"]["strategy"] for _, r in _all_records(results) if r["status"] == "ok"}
+    failed = {r.cell.strategy: r.error for r in _all_records(results) if r.status == "failed"}
+    ok = {r.cell.strategy for r in _all_records(results) if r.ok}
     assert ok == {"majority", "sleepy"}
     assert "boom in fit" in failed["explode"]
     assert "NaN" in failed["nan-scores"]
@@ -50,8 +50,8 @@ def test_failing_cells_are_recorded_with_reasons_and_the_grid_goes_on(tmp_path):
 
 
 def _check_intact(results: Path) -> None:
-    for path, record in _all_records(results):
-        assert record is not None, f"corrupt record {path}"
+    for record in _all_records(results):
+        assert not isinstance(record, store.Damaged), f"corrupt record {record}"
     leftovers = [p for p in (results / "records").rglob(".*.tmp")] if (results / "records").exists() else []
     assert not leftovers
 
@@ -72,12 +72,12 @@ def test_sigkill_at_random_moments_never_corrupts_and_the_rerun_finishes(tmp_pat
             proc.kill()  # only the runner: its worker is orphaned
         proc.wait()
         _check_intact(results)
-    done_before = {p: p.stat().st_mtime_ns for p, r in _all_records(results) if r["status"] == "ok"}
+    done_before = {p: p.stat().st_mtime_ns for p in (results / "records").rglob("*.json") if store.is_done(p)}
     final = run_bench(*args, env=FIXTURES, cwd=tmp_path)
     assert final.returncode == 0, final.stderr
     _check_intact(results)
-    ok = [r for _, r in _all_records(results) if r["status"] == "ok"]
-    assert Counter((r["cell"]["strategy"], r["cell"]["seed"]) for r in ok) == Counter(
+    ok = [r for r in _all_records(results) if r.ok]
+    assert Counter((r.cell.strategy, r.cell.seed) for r in ok) == Counter(
         {(s, seed): 1 for s in ("majority", "sleepy") for seed in range(6)})
     for path, mtime in done_before.items():
         assert path.stat().st_mtime_ns == mtime  # finished cells were not redone
@@ -110,8 +110,8 @@ def test_two_runs_at_once_neither_corrupt_nor_duplicate(tmp_path):
     procs = [_start(args, tmp_path) for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
-    ok = [r for _, r in _all_records(results) if r["status"] == "ok"]
-    assert len(ok) == 8 and len({r["key"] for r in ok}) == 8
+    ok = [r for r in _all_records(results) if r.ok]
+    assert len(ok) == 8 and len({r.key for r in ok}) == 8
     ran = sum(int(" ".join(err.split()).split(" cell(s) run")[0].split()[-1]) for _, err in outputs)
     assert ran == 8  # every cell ran exactly once between the two
 
@@ -119,7 +119,7 @@ def test_two_runs_at_once_neither_corrupt_nor_duplicate(tmp_path):
 def test_a_damaged_record_is_named_and_its_cell_runs_again(tmp_path):
     card, results = _card(tmp_path), tmp_path / "results"
     assert run_bench("run", "--tasks", card, "--strategies", "majority", "--results", str(results)).returncode == 0
-    [(path, _)] = _all_records(results)
+    [path] = list((results / "records").rglob("*.json"))
     path.write_text(path.read_text()[:100])
     report = run_bench("report", "--results", str(results), env={"COLUMNS": "300"})
     assert "damaged record skipped" in report.stdout and path.name in report.stdout

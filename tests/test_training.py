@@ -1,4 +1,4 @@
-"""The trained strategies (lora, full, partial, head-only) and their shared path, bench.training.
+"""The trained strategies (lora, full, partial, head-only) and their shared path, bench.engines.training.
 
 Everything runs the real all-MiniLM-L6-v2 on real slices of the SMS spam data:
 tiny slices and one epoch, so the whole file takes a few minutes on two CPU
@@ -14,10 +14,10 @@ import sys
 import numpy as np
 import pytest
 
-from bench import plots, training
-from bench.contracts import Split
+from bench.engines import training
+from bench.contracts import RunContext, Split
 from bench.errors import BenchError
-from bench.finetuning import load_classifier
+from bench.engines.classifier import load_classifier
 from bench.registry import STRATEGIES, TASKS
 
 MINILM = "all-MiniLM-L6-v2"
@@ -25,7 +25,7 @@ MINILM = "all-MiniLM-L6-v2"
 
 @pytest.fixture(scope="module")
 def spam():
-    from bench.data import load_task
+    from bench.data.loading import load_task
 
     card = TASKS.get("spam")
     return card, load_task(card)
@@ -40,9 +40,9 @@ def _slice(data, per_class: int, offset: int = 0) -> Split:
     return Split([data.train.texts[i] for i in picked], [data.train.labels[i] for i in picked])
 
 
-def _build(name: str, **options):
+def _build(name: str, seed: int = 0, artifact_dir=None, **options):
     cls = STRATEGIES.get(name)
-    return cls(cls.Config(**options), model=MINILM, device="cpu")
+    return cls(cls.Config(**options), MINILM, RunContext(device="cpu", seed=seed, artifact_dir=artifact_dir))
 
 
 TINY = dict(epochs=1, min_steps=0, batch_size=8, val_fraction=0.25, max_train_examples=0, warmup_ratio=0.0)
@@ -154,24 +154,25 @@ def test_model_mismatches_are_user_errors():
 # --- training end to end on tiny real slices ------------------------------------------------------
 
 @pytest.mark.slow
-def test_lora_fit_saves_a_safetensors_adapter_and_curves(spam, tmp_path, monkeypatch):
+def test_lora_fit_saves_a_safetensors_adapter_and_curves(spam, tmp_path):
     from safetensors import safe_open
 
+    from bench.contracts import ArtifactInfo, TrainingInfo
+
     card, data = spam
-    monkeypatch.setenv(training.ARTIFACT_ENV, str(tmp_path / "artifact"))
-    strategy = _build("lora", r=4, target_modules=("query",), **TINY)
-    strategy.fit(_slice(data, 16), card, seed=0)
+    strategy = _build("lora", artifact_dir=tmp_path / "artifact", r=4, target_modules=("query",), **TINY)
+    strategy.fit(_slice(data, 16), card)
 
     info = strategy.extra_info()
-    curves = info["training"]["curves"]
-    assert [row["epoch"] for row in curves] == [1] and info["training"]["best_epoch"] == 1
-    assert set(curves[0]) >= {"train_loss", "train_accuracy", "val_loss", "val_accuracy"}
-    assert (info["training"]["n_train"], info["training"]["n_val"]) == (24, 8)
-    assert plots.training_curves({"extra": info}) == curves  # what the report's curves plot reads
+    trained, artifact = info["training"], info["artifact"]
+    assert isinstance(trained, TrainingInfo) and isinstance(artifact, ArtifactInfo)  # the typed record's own parts
+    assert [row.epoch for row in trained.curves] == [1] and trained.best_epoch == 1
+    assert 0 < trained.curves[0].train_loss and 0 <= trained.curves[0].val_accuracy <= 1
+    assert (trained.n_train, trained.n_val) == (24, 8)
 
     adapter = tmp_path / "artifact" / "adapter_model.safetensors"
-    assert info["artifact"]["path"] == str(tmp_path / "artifact") and adapter.is_file()
-    assert info["artifact"]["weights_bytes"] == adapter.stat().st_size
+    assert artifact.path == str(tmp_path / "artifact") and adapter.is_file()
+    assert artifact.weights_bytes == adapter.stat().st_size
     with safe_open(str(adapter), framework="pt") as f:  # a real safetensors file: adapters and the head
         keys = list(f.keys())
     assert sum("lora_A" in k for k in keys) == 6
@@ -187,18 +188,21 @@ def test_same_seed_same_predictions(spam):
     texts = data.test.texts[:24]
     runs = []
     for _ in range(2):
-        strategy = _build("partial", layers=1, **TINY)
-        strategy.fit(_slice(data, 12), card, seed=5)
+        strategy = _build("partial", seed=5, layers=1, **TINY)
+        strategy.fit(_slice(data, 12), card)
         runs.append(strategy.predict_proba(texts))
     assert np.array_equal(runs[0], runs[1])
 
 
 @pytest.mark.slow
 def test_exploding_loss_fails_the_cell_with_a_reason(tmp_path):
-    cell = {"task": "spam", "strategy": "full", "model": MINILM, "seed": 0, "data": None, "device": "cpu",
-            "options": {**TINY, "max_train_examples": 40, "learning_rate": 1e30}}
+    from bench.run.grid import Cell
+    from bench.run.plan import plan
+
+    options = {**TINY, "max_train_examples": 40, "learning_rate": 1e30}
+    [planned] = plan([Cell("spam", "full", MINILM, 0, None, options, None, "cpu")], tmp_path / "results")
     out = tmp_path / "result.json"
-    subprocess.run([sys.executable, "-m", "bench.worker", str(out)], input=json.dumps(cell), text=True,
+    subprocess.run([sys.executable, "-m", "bench.run.worker", str(out)], input=json.dumps(planned.job), text=True,
                    capture_output=True, timeout=300)
     result = json.loads(out.read_text())
     assert result["status"] == "failed"
@@ -213,27 +217,27 @@ def test_head_only_encodes_each_text_once_and_keeps_curves(spam):
     real_encode = strategy.encoder.encode
     strategy.encoder.encode = lambda texts, **kw: encoded.extend(texts) or real_encode(texts, **kw)
     train = _slice(data, 16)
-    strategy.fit(train, card, seed=0)
+    strategy.fit(train, card)
     assert sorted(encoded) == sorted(train.texts)  # once each, not once per epoch
     info = strategy.extra_info()
-    assert [row["epoch"] for row in info["training"]["curves"]] == [1, 2, 3]
-    assert info["artifact"]["files"] == ["head.safetensors"] and info["artifact"]["path"] is None
+    assert [row.epoch for row in info["training"].curves] == [1, 2, 3]
+    assert info["artifact"].files == ("head.safetensors",) and info["artifact"].path is None
     assert strategy.parameter_counts().trainable == HEAD
 
 
 @pytest.mark.slow
-def test_lora_on_the_llm_as_a_sequence_classifier(spam, tmp_path, monkeypatch):
+def test_lora_on_the_llm_as_a_sequence_classifier(spam, tmp_path):
     """SmolLM2 (a decoder) as a classifier: pad token set, adapters and head counted by hand, padding inert."""
     from dataclasses import replace
 
-    from bench.models import use_offline_hub
+    from bench.models.local import use_offline_hub
 
     use_offline_hub()
     card, data = spam
-    monkeypatch.setenv(training.ARTIFACT_ENV, str(tmp_path / "artifact"))
     cls = STRATEGIES.get("lora")
-    strategy = cls(cls.Config(r=2, target_modules=("query", "value"), **TINY), model="SmolLM2-135M-Instruct")
-    strategy.fit(_slice(data, 6), replace(card, max_tokens=32), seed=0)
+    strategy = cls(cls.Config(r=2, target_modules=("query", "value"), **TINY), "SmolLM2-135M-Instruct",
+                   RunContext(artifact_dir=tmp_path / "artifact"))
+    strategy.fit(_slice(data, 6), replace(card, max_tokens=32))
 
     config = strategy.model.config
     assert strategy.tokenizer.pad_token_id is not None and config.pad_token_id == strategy.tokenizer.pad_token_id

@@ -1,0 +1,124 @@
+"""The `bench` command: its parser, and one module per subcommand.
+
+Heavy libraries (torch, transformers, faiss) are imported only inside the
+commands that need them, so `bench --help` and `bench ls` start instantly.
+The flags are checked here, where they enter: a mistake is one line naming it
+and the fix, exit code 2, no traceback, nothing recorded lost.
+Exit codes: 0 all cells ok, 1 some cells failed, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.errors import BenchError
+
+RUN_EXAMPLES = """examples:
+  bench run --tasks imdb spam                     # the default grid
+  bench run --tasks spam --strategies head-only --seeds 0 1 2
+  bench run --tasks imdb spam --budgets 8 32 all --seeds 0 1 2   # learning curves
+  bench run leaderboard/study.toml                # a study file: the published leaderboard
+  bench run --tasks imdb --data imdb=~/data/aclImdb      # the full IMDb set, local copy
+  bench run --tasks my-card.toml --strategies head-only  # your own CSV/JSONL/parquet data
+  bench run --tasks spam --set head-only.C=0.5 --force   # change an option, re-measure
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="bench", description="Prompt, retrieve or fine-tune? Runs text-classification "
+                    "tasks through pluggable strategies and writes leaderboards.",
+                    epilog="examples:\n  bench ls\n  bench run --tasks imdb spam\n  bench report",
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    run = sub.add_parser("run", help="run a grid of task x strategy x model x seed cells, or a study file",
+                         description="Run every cell of the grid (or of a study file's grids) that is not recorded "
+                         "yet, each in its own process, and print the leaderboard.", epilog=RUN_EXAMPLES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("study", nargs="?", type=Path, metavar="STUDY.toml",
+                     help="a study file: its grids replace the grid flags below (same as --study)")
+    run.add_argument("--study", type=Path, dest="study_flag", metavar="STUDY.toml", help=argparse.SUPPRESS)
+    run.add_argument("--tasks", nargs="+", metavar="TASK",
+                     help="task names or .toml cards (default: imdb spam; `bench ls` lists all)")
+    run.add_argument("--strategies", nargs="+", metavar="NAME", help="strategy names (default: all built-in ones)")
+    run.add_argument("--models", nargs="+", metavar="MODEL",
+                     help="models for the strategies that take one (default: each strategy's own)")
+    run.add_argument("--seeds", nargs="+", type=int, metavar="N", help="seeds (default: 0)")
+    run.add_argument("--budgets", nargs="+", metavar="N",
+                     help="labelled examples per class, nested per seed; 'all' = the whole training split "
+                          "(default: all)")
+    run.add_argument("--set", nargs="+", action="extend", metavar="NAME=VALUE", dest="options",
+                     help="strategy options: OPTION=V for every strategy that has it, or STRATEGY.OPTION=V")
+    run.add_argument("--data", nargs="+", action="extend", metavar="TASK=PATH",
+                     help="read a task from a local copy (file or folder) instead of its embedded data")
+    run.add_argument("--no-baseline", action="store_true", help="do not add the majority baseline to the grid")
+    run.add_argument("--results", type=Path, metavar="DIR",
+                     help="where records and tables go (default: results, or the study file's results)")
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                     help="auto uses a GPU when there is one (default: auto)")
+    run.add_argument("--max-memory", type=float, metavar="MB",
+                     help="fail a cell whose process goes over this resident memory (the grid goes on)")
+    run.add_argument("--force", action="store_true", help="re-run cells that are already recorded (keeps the old records)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="plan the grid and list the cells that would run; run nothing, write nothing")
+
+    ls = sub.add_parser("ls", help="list tasks, strategies and models, and where each comes from",
+                        epilog="examples:\n  bench ls\n  bench ls --options", formatter_class=argparse.RawDescriptionHelpFormatter)
+    ls.add_argument("--options", action="store_true", help="also list each strategy's options and defaults")
+
+    report = sub.add_parser("report", help="rebuild LEADERBOARD.md, leaderboard.csv and plots from the records",
+                            epilog="examples:\n  bench report\n  bench report --results leaderboard",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                        help="the results folder to read and write (default: results)")
+
+    migrate = sub.add_parser("migrate", help="upgrade a results folder's records to this bench's record schema",
+                             description="Rewrites records of an older schema in the current one (re-keyed, "
+                             "each file replaced atomically); nothing measured changes.",
+                             epilog="examples:\n  bench migrate --results leaderboard",
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    migrate.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                         help="the results folder whose records to upgrade (default: results)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    try:
+        if args.command == "ls":
+            from bench.cli.listing import cmd_ls
+
+            return cmd_ls(args)
+        if args.command == "report":
+            from bench.cli.report import cmd_report
+
+            return cmd_report(args)
+        if args.command == "migrate":
+            from bench.cli.report import cmd_migrate
+
+            return cmd_migrate(args)
+        from bench.cli.run import cmd_run
+
+        return cmd_run(args, console)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

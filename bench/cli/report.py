@@ -1,0 +1,41 @@
+"""`bench report` (rebuild a results folder's leaderboard) and `bench migrate` (upgrade its records)."""
+
+from __future__ import annotations
+
+from bench.cli.flags import results_folder
+from bench.errors import BenchError
+
+
+def cmd_report(args) -> int:
+    from rich.console import Console
+
+    from bench.report.publish import publish
+    from bench.report.table import load
+    from bench.report.terminal import rich_tables
+
+    results = results_folder(args.results)
+    if not (results / "records").is_dir():
+        raise BenchError(f"no records in {results}/records; run `bench run` first or pass --results DIR")
+    board = load(results)
+    md, csv = publish(board, results)
+    console = Console(width=max(Console().width, 120))
+    for table in rich_tables(board):
+        console.print(table)
+    for record in board.failed:
+        c = record.cell
+        console.print(f"[red]failed[/red] {c.task} / {c.strategy} / {c.model or '-'} / seed {c.seed}: {record.error}")
+    for damaged in board.damaged:
+        console.print(f"[yellow]damaged record skipped[/yellow]: {damaged.path} ({damaged.reason})")
+    console.print(f"wrote {md} and {csv} from {len(board.ok)} records")
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from bench.run.migrate import migrate
+
+    results = results_folder(args.results)
+    if not (results / "records").is_dir():
+        raise BenchError(f"no records in {results}/records; pass the results folder to upgrade with --results DIR")
+    upgraded, current = migrate(results)
+    print(f"bench: {upgraded} record(s) upgraded to the current schema, {current} already current, in {results}/records")
+    return 0

@@ -1,0 +1,136 @@
+"""`bench run`: a grid from flags, or the grids of a study file, run and reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.cli.flags import results_folder
+from bench.data.sampling import ALL
+from bench.errors import BenchError
+from bench.run.grid import DEFAULT_TASKS, GridSpec
+
+GRID_FLAGS = ("tasks", "strategies", "models", "seeds", "budgets", "options", "data")
+
+
+def grids_from_flags(args) -> tuple[Path, list[GridSpec]]:
+    """The run's results folder and grids: from a study file, or from the grid flags."""
+    study_path = args.study or args.study_flag
+    if args.study and args.study_flag:
+        raise BenchError("give the study file once (as STUDY.toml or --study STUDY.toml)")
+    if study_path is not None:
+        used = [f"--{name.replace('options', 'set')}" for name in GRID_FLAGS if getattr(args, name) is not None]
+        if used or args.no_baseline:
+            flags = ", ".join(used + (["--no-baseline"] if args.no_baseline else []))
+            raise BenchError(f"{flags}: a study file sets its own grids; edit {study_path} instead")
+        from bench.run.study import load_study
+
+        study = load_study(study_path, device=args.device)
+        return results_folder(args.results or study.results), list(study.grids)
+    spec = GridSpec(tasks=tuple(args.tasks or DEFAULT_TASKS), strategies=tuple(args.strategies or ()),
+                    models=tuple(args.models or ()), seeds=tuple(args.seeds or (0,)),
+                    budgets=tuple(_budget(b) for b in args.budgets or [ALL]),
+                    options=tuple(_pair(p, "--set", "NAME=VALUE", "head-only.C=0.5") for p in args.options or []),
+                    data=tuple(_pair(p, "--data", "TASK=PATH", "imdb=~/data/aclImdb") for p in args.data or []),
+                    baseline=not args.no_baseline, device=args.device)
+    return results_folder(args.results or Path("results")), [spec]
+
+
+def _budget(value: str) -> int | None:
+    if value.lower() == ALL:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise BenchError(f"--budgets {value!r}: give a positive number of labels per class, or 'all'") from None
+
+
+def _pair(value: str, flag: str, shape: str, example: str) -> tuple[str, str]:
+    name, sep, rest = value.partition("=")
+    if not sep or not name or not rest:
+        raise BenchError(f"{flag} {value!r}: expected {shape}, e.g. {flag} {example}")
+    return name, rest
+
+
+def cmd_run(args, console) -> int:
+    from bench.run.grid import build_cells
+
+    results, grids = grids_from_flags(args)
+    if args.max_memory is not None and args.max_memory <= 0:
+        raise BenchError(f"--max-memory {args.max_memory:g}: give a positive number of MB, e.g. --max-memory 4000")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise BenchError("--device cuda: no CUDA device is visible; use --device cpu or auto")
+    cells = [cell for spec in grids for cell in build_cells(spec)]  # every name and option checked first
+    from bench.run.plan import plan
+
+    notes: set[str] = set()
+    with console.status("checking tasks and data..."):
+        planned = plan(cells, results, note=notes.add)
+    for text in sorted(notes):
+        console.print(f"[yellow]note[/yellow] {text}")
+    if args.dry_run:
+        return _dry_run(planned, results, args.force)
+    outcome = _run(planned, results, args, console)
+
+    from bench.report.publish import publish
+    from bench.report.table import load
+    from bench.report.terminal import rich_tables
+    from rich.console import Console
+
+    board = load(results)
+    from bench.data.sampling import name as budget_name
+
+    ran = {(p.config.task["name"], p.cell.strategy, p.cell.model or "-", budget_name(p.cell.budget)) for p in planned}
+    out = Console(width=max(Console().width, 120))
+    for table in rich_tables(board, only=ran):
+        out.print(table)
+    publish(board, results)
+    console.print(f"{len(outcome.done)} cell(s) run, {len(outcome.skipped)} already recorded (skipped; "
+                  f"--force re-runs them), {len(outcome.failed)} failed. Records and LEADERBOARD.md in {results}/")
+    for name in outcome.busy:
+        console.print(f"[yellow]busy[/yellow] {name}: another bench run is running this cell")
+    for name, error in outcome.failed:
+        console.print(f"[red]failed[/red] {name}: {error}")
+    if outcome.interrupted:
+        console.print(f"[yellow]interrupted[/yellow]: {len(outcome.done)} cell(s) finished and recorded; "
+                      "run the same command again to finish the rest")
+        return 130
+    return 1 if outcome.failed else 0
+
+
+def _dry_run(planned, results: Path, force: bool) -> int:
+    from bench.run import store
+
+    todo = [p for p in planned if force or not store.is_done(p.path)]
+    for p in todo:
+        print(f"would run  {p.label}  -> {p.path}")
+    print(f"{len(todo)} cell(s) would run, {len(planned) - len(todo)} already recorded in {results}/records")
+    return 0
+
+
+def _run(planned, results: Path, args, console):
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from bench.run.executors import LocalProcessExecutor
+    from bench.run.runner import run
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        bar = progress.add_task("running", total=len(planned))
+
+        def on_event(kind: str, p, record) -> None:
+            if kind == "start":
+                progress.update(bar, description=p.label)
+            elif kind in ("skip", "busy", "ok", "failed"):
+                progress.advance(bar)
+            if kind == "failed":
+                progress.console.print(f"[red]failed[/red] {p.label}: {record.error}")
+            elif kind == "ok":
+                progress.console.print(f"[green]done[/green]   {p.label}: accuracy {record.metrics.accuracy:.3f}")
+
+        return run(planned, results, LocalProcessExecutor(max_memory_mb=args.max_memory), force=args.force,
+                   on_event=on_event)
+

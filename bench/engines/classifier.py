@@ -1,0 +1,143 @@
+"""A transformers sequence classifier, fine-tuned: the shared body of lora, full and partial.
+
+`FineTuned` loads a transformers sequence classifier from a local safetensors
+folder, lets the strategy choose what is trained (`prepare`), tokenises the
+texts (truncated to the task card's `max_tokens`, padded per batch), trains
+through bench.engines.training, saves what was trained (`save`) and predicts class
+probabilities in batches. A strategy module only says which parameters learn
+and how its weights are written.
+
+Models: an encoder such as all-MiniLM-L6-v2 (BERT; only `classifier.*` is new)
+or a decoder such as SmolLM2-135M-Instruct (Llama: `score.*` is new and the
+classifier reads the last non-padding token, so `config.pad_token_id` is set).
+Weights load only from safetensors and never with remote code. The model is
+loaded in `fit`, after seeding, so the new head's initial weights depend on
+the run seed only; loading counts in the fit time.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from bench.contracts import ParameterCounts, RunContext, Split, Strategy, TaskCard, count_parameters
+from bench.engines import training
+from bench.errors import BenchError
+
+
+def load_classifier(name: str, n_labels: int):
+    """(tokenizer, model) for a model name or folder, with a fresh n_labels head, in fp32."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from bench.models.local import local_path
+
+    path = local_path(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=n_labels, use_safetensors=True, dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BenchError(f"cannot load {name!r} as a sequence classifier from {path} ({first}); "
+                         "pass --models with a local folder holding config.json and safetensors weights") from None
+    if tokenizer.pad_token is None:  # decoders ship without one; the classifier must know what padding is
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return tokenizer, model
+
+
+def top_blocks_and_head(model, top: int) -> set[str]:
+    """Names of the parameters in the top `top` transformer blocks and in the head.
+
+    The blocks are the model's longest `nn.ModuleList` (BERT `bert.encoder.layer`,
+    Llama `model.layers`); the head is every parameter registered after the last
+    block (BERT: pooler and classifier; Llama: final norm and `score`).
+    """
+    import torch
+
+    lists = [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.ModuleList) and len(m)]
+    if not lists:
+        raise BenchError(f"found no stack of transformer blocks in {type(model).__name__}; use the full strategy")
+    prefix, blocks = max(lists, key=lambda item: len(item[1]))
+    if top > len(blocks):
+        raise BenchError(f"partial: layers={top} but the model has {len(blocks)} blocks; "
+                         f"use --set partial.layers={len(blocks)} or the full strategy")
+    names = [n for n, _ in model.named_parameters()]
+    last_in_blocks = max(i for i, n in enumerate(names) if n.startswith(prefix + "."))
+    top_prefixes = tuple(f"{prefix}.{i}." for i in range(len(blocks) - top, len(blocks)))
+    return {n for i, n in enumerate(names) if i > last_in_blocks or n.startswith(top_prefixes)}
+
+
+class FineTuned(Strategy):
+    """Base of lora, full and partial; subclasses define `prepare` and `save`."""
+
+    Config = training.TrainingOptions
+    default_model = "all-MiniLM-L6-v2"
+    family = "training"
+
+    def __init__(self, config: training.TrainingOptions, model: str | None = None, context: RunContext | None = None):
+        super().__init__(config, model, context)
+        self.model = None
+        self.info: dict = {}
+
+    def prepare(self, model):
+        """Set requires_grad on what should learn; return the module to train."""
+        raise NotImplementedError
+
+    def save(self, model, folder) -> None:
+        """Write the trained weights into folder as safetensors."""
+        raise NotImplementedError
+
+    def unused_parameters(self, model) -> int:
+        """Parameters held by the model but never used (e.g. PEFT's frozen copy of the head)."""
+        return 0
+
+    def fit(self, train: Split, task: TaskCard) -> None:
+        from transformers import DataCollatorWithPadding, set_seed
+
+        seed = self.context.seed
+        set_seed(seed)
+        self.max_tokens = task.max_tokens
+        self.tokenizer, base = load_classifier(self.model_name, len(task.labels))
+        self.model = self.prepare(base)
+        fit_split, val_split = training.carve(train, self.config, seed)
+        history = training.train(self.model, self._rows(fit_split), self._rows(val_split), self.config,
+                                 collator=DataCollatorWithPadding(self.tokenizer), n_labels=len(task.labels),
+                                 device=self.context.device, seed=seed, group_by_length=True)
+        self.model.eval()
+        self.info = {"training": history.info(len(fit_split), len(val_split)),
+                     "artifact": training.save_artifact(lambda folder: self.save(self.model, folder),
+                                                        self.context.artifact_dir)}
+
+    def _rows(self, split: Split) -> list[dict]:
+        encoded = self.tokenizer(list(split.texts), truncation=True, max_length=self.max_tokens)
+        keys = list(encoded.keys())
+        return [{**{k: encoded[k][i] for k in keys}, "labels": y} for i, y in enumerate(split.labels)]
+
+    def predict_proba(self, texts: Sequence[str]):
+        """(n, K) softmax probabilities, in batches of similar length, under inference mode."""
+        import numpy as np
+        import torch
+
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
+        order = sorted(range(len(texts)), key=lambda i: len(encoded["input_ids"][i]))
+        device = next(self.model.parameters()).device
+        out = np.zeros((len(texts), self.model.config.num_labels), dtype=np.float64)
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(order), self.config.eval_batch_size):
+                ids = order[start:start + self.config.eval_batch_size]
+                batch = self.tokenizer.pad([{k: encoded[k][i] for k in encoded.keys()} for i in ids],
+                                           return_tensors="pt")
+                logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits
+                out[ids] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        return out
+
+    def parameter_counts(self) -> ParameterCounts:
+        if self.model is None:
+            return ParameterCounts(trainable=0, total=0)
+        counts = count_parameters(self.model)
+        return ParameterCounts(trainable=counts.trainable, total=counts.total - self.unused_parameters(self.model))
+
+    def extra_info(self) -> dict:
+        return self.info

@@ -1,0 +1,157 @@
+"""The leaderboard's table: records loaded once, aggregated once, formatted for every output.
+
+`load(results)` reads every record under `<results>/records/` (when a cell was
+re-run with `--force`, its newest record counts; failed and damaged ones are
+kept apart) and aggregates the ok ones into one row per (task, strategy,
+model, label budget): mean and standard deviation over seeds, each row marked
+when the task's best row does not beat it beyond noise (bench.report.analysis).
+Markdown, the terminal, the CSV and the plots are all drawn from that one
+`Leaderboard`; nothing in them is edited by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.data import sampling
+from bench.report import analysis
+from bench.run import store
+from bench.run.records import Record
+
+COLUMNS = [  # (key in the row, header, short header for the terminal, format)
+    ("accuracy", "accuracy", "acc %", "pct"),
+    ("macro_f1", "macro-F1", "F1 %", "pct"),
+    ("trainable_params", "trainable params", "trained", "count"),
+    ("total_params", "total params", "total", "count"),
+    ("fit_seconds", "fit s", "fit s", "sec"),
+    ("predict_seconds", "predict s", "pred s", "sec"),
+    ("peak_rss_mb", "peak MB", "peak MB", "mb"),
+]
+
+
+@dataclass
+class Leaderboard:
+    ok: list[Record]  # the newest ok record of every cell
+    failed: list[Record]
+    damaged: list[store.Damaged]
+    table: Any = field(repr=False)  # pandas DataFrame: one aggregated row per (task, strategy, model, budget)
+
+    def tasks(self) -> list[str]:
+        return [] if self.table.empty else sorted(self.table.task.unique())
+
+
+def load(results: Path) -> Leaderboard:
+    newest: dict[str, Record] = {}
+    failed, damaged = [], []
+    for item in store.iter_records(results):
+        if isinstance(item, store.Damaged):
+            damaged.append(item)
+        elif item.ok:
+            stamp = item.provenance.finished_at or ""
+            if item.key not in newest or stamp >= (newest[item.key].provenance.finished_at or ""):
+                newest[item.key] = item
+        else:
+            failed.append(item)
+    ok = list(newest.values())
+    return Leaderboard(ok, failed, damaged, aggregate(ok))
+
+
+def flat(record: Record) -> dict:
+    """One record as a table row before aggregation."""
+    metrics, cost, data = record.metrics, record.cost, record.data
+    low, high = metrics.accuracy_ci95 if metrics else (math.nan, math.nan)
+    info = record.provenance.strategy
+    return {"task": record.cell.task, "strategy": record.cell.strategy, "model": record.cell.model or "-",
+            "budget": sampling.name(record.cell.budget), "family": info.family, "uses_labels": info.uses_labels,
+            "test_se": (high - low) / (2 * 1.96), "seed": record.cell.seed,
+            "accuracy": metrics.accuracy if metrics else None, "macro_f1": metrics.macro_f1 if metrics else None,
+            "trainable_params": cost.trainable_params, "total_params": cost.total_params,
+            "fit_seconds": cost.fit_seconds, "predict_seconds": cost.predict_seconds, "peak_rss_mb": cost.peak_rss_mb,
+            "n_train": data.n_train if data else None, "n_test": data.n_test if data else None,
+            "device": record.config.device}
+
+
+def aggregate(ok: list[Record]):
+    """One row per (task, strategy, model, budget): mean and std over seeds, best first."""
+    import pandas as pd
+
+    frame = pd.DataFrame([flat(r) for r in ok])
+    if frame.empty:
+        return frame
+    metrics = [c[0] for c in COLUMNS] + ["n_train", "n_test", "test_se"]
+    grouped = frame.groupby(["task", "strategy", "model", "budget", "family", "uses_labels"], sort=False)
+    mean = grouped[metrics].mean()
+    std = grouped[["accuracy", "macro_f1", "fit_seconds", "predict_seconds", "peak_rss_mb"]].std(ddof=1)
+    table = mean.join(std.add_suffix("_std")).join(grouped.seed.nunique().rename("seeds")).reset_index()
+    table["baseline"] = table.strategy == "majority"
+    table["within_noise"] = False
+    for task in table.task.unique():  # mark rows that the best row does not beat beyond noise
+        main = table[(table.task == task) & (table.budget == sampling.ALL)]
+        if main.empty:
+            continue
+        best = main.loc[main.accuracy.idxmax()]
+        for i, row in main.iterrows():
+            table.loc[i, "within_noise"] = i != best.name and not analysis.beyond_noise(best, row)
+    order = ["task", "accuracy", "strategy", "model", "budget"]  # ties broken by name, whatever the record order
+    return table.sort_values(order, ascending=[True, False, True, True, True], kind="mergesort").reset_index(drop=True)
+
+
+def _fmt(value, kind: str, std=None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if kind == "pct":
+        text = f"{100 * value:.1f}"
+        if std is not None and not math.isnan(std):
+            text += f" ± {100 * std:.1f}"
+        return text
+    if kind == "count":
+        value = int(round(value))
+        for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+            if value >= size:
+                return f"{value / size:.2f} {unit}" if value < 10 * size else f"{value / size:.1f} {unit}"
+        return str(value)
+    if kind == "sec":
+        return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+    if kind == "mb":
+        return f"{value:,.0f}"
+    return str(value)
+
+
+def main_rows(table, task: str):
+    """The rows of the main table: every strategy with all its labels (budget "all")."""
+    rows = table[(table.task == task) & (table.budget == sampling.ALL)]
+    return rows if not rows.empty else table[table.task == task]
+
+
+def rows_for(table, task: str) -> list[list[str]]:
+    out = []
+    for _, row in main_rows(table, task).iterrows():
+        cells = [row.strategy + (" (baseline)" if row.baseline else ""), row.model, str(int(row.seeds))]
+        for key, _, _, kind in COLUMNS:
+            text = _fmt(row[key], kind, row.get(f"{key}_std") if int(row.seeds) > 1 else None)
+            cells.append(text + (" ≈" if key == "accuracy" and row.within_noise else ""))
+        out.append(cells)
+    return out
+
+
+def curve_rows(table, task: str) -> tuple[list[str], list[list[str]]]:
+    """Accuracy by label budget: one row per strategy and model, one column per budget."""
+    rows = table[table.task == task]
+    names = sorted(rows.budget.unique(), key=sampling.order)
+    out = []
+    for (strategy, model), group in rows.groupby(["strategy", "model"], sort=False):
+        by_budget = {r.budget: r for _, r in group.iterrows()}
+        label_free = not group.uses_labels.iloc[0]
+        cells = [strategy, model]
+        for b in names:
+            r = by_budget.get(b) if not label_free else group.iloc[0]
+            cells.append(_fmt(r.accuracy, "pct", r.accuracy_std if int(r.seeds) > 1 else None) if r is not None else "-")
+        out.append(cells)
+    return ["strategy", "model"] + [f"{b} / class" if b != "all" else "all" for b in names], out
+
+
+def headers(short: bool = False) -> list[str]:
+    return ["strategy", "model", "seeds"] + [c[2] if short else c[1] for c in COLUMNS]

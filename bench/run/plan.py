@@ -1,0 +1,129 @@
+"""Planning a grid: every cell resolved once, keyed, and packed for a worker.
+
+`plan(cells, results)` resolves each task once (its card and its data, which
+it checks), each strategy's Config once, the device once, and the provenance
+that is the same for every cell once. Per cell it works out the key (bench.run
+records), the record's path, and the *job*: everything the worker needs (the
+resolved card, the Config's values, the task's data, where to keep what it
+trains), so the worker derives nothing again. A label budget that is the
+whole training pool, or more, is refused here, before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from bench.contracts import TaskCard, TaskData, traits
+from bench.data import cards
+from bench.registry import STRATEGIES, TASKS
+from bench.run import records, store
+from bench.run.grid import Cell, strategy_config
+
+
+@dataclass(frozen=True)
+class Planned:
+    cell: Cell  # with the model's canonical name
+    key: str
+    path: Path  # where its record goes
+    job: dict  # what the worker gets (JSON)
+    config: records.RunConfig
+    provenance: records.Provenance  # without start and finish times
+
+    @property
+    def label(self) -> str:
+        return label(self.cell, self.config.task["name"])
+
+
+def label(cell: Cell, task: str | None = None) -> str:
+    """"imdb / head-only / all-MiniLM-L6-v2 / 8/class / seed 0", for progress and summaries."""
+    budget = [] if cell.budget is None else [f"{cell.budget}/class"]
+    return " / ".join([task or Path(cell.task).stem, cell.strategy, cell.model or "-", *budget, f"seed {cell.seed}"])
+
+
+def resolve_card(task: str, data: str | None = None) -> TaskCard:
+    """A task name or a .toml card's path, with a local copy of its data if one is given."""
+    card = cards.load_card(task) if task.endswith(".toml") else TASKS.get(task)
+    if data:
+        from bench.data.sources.tables import LocalTable
+
+        # a local copy uses the common column names (the aclImdb and hub layouts give them)
+        card = replace(card, source=LocalTable(data), text_field="text", label_field="label")
+    return card
+
+
+def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda text: None) -> list[Planned]:
+    """Resolve and key every cell; loads each task's data once (and checks it). `note` hears about short classes."""
+    from bench.models import catalogue
+    from bench.run import provenance
+    from bench.run.device import resolve_device
+
+    tasks: dict[tuple, tuple[TaskCard, TaskData, dict, dict]] = {}  # card, data, and both as JSON
+    configs: dict[tuple, dict] = {}
+    named = {(c.task, c.data): resolve_card(c.task, c.data) for c in cells}  # every card checked before any data loads
+    shared = {"packages": provenance.package_versions(), "git": provenance.git_state(),
+              "machine": provenance.machine()}
+    planned = []
+    for cell in cells:
+        where = (cell.task, cell.data)
+        if where not in tasks:
+            from bench.data.loading import resolve
+
+            card, data = resolve(named[where])
+            tasks[where] = (card, data, cards.as_json(card), data.as_json())
+        card, data, card_json, data_json = tasks[where]
+        _check_budget(card, data, cell.budget, note)
+        option_key = (cell.strategy, tuple(sorted(cell.options.items())))
+        if option_key not in configs:
+            configs[option_key] = dataclasses.asdict(strategy_config(cell.strategy, cell.options))
+        config = configs[option_key]
+        model = catalogue.canonical_name(cell.model) if cell.model else None
+        device = resolve_device(cell.device)
+        key = records.cell_key(records.cell_identity(card.name, card.prompt_fields(), data.fingerprint,
+                                                     cell.strategy, config, model, cell.seed, cell.budget, device))
+        path = store.record_path(results, card.name, cell.strategy, model, cell.seed, key, cell.budget)
+        folder = path.relative_to(results / "records").with_suffix("")
+        cls = STRATEGIES.get(cell.strategy)
+        found = traits(cls)
+        art = getattr(card.source, "artifact", None)
+        prov = records.Provenance(
+            strategy=records.StrategyInfo(found.family, found.uses_labels, found.seeded,
+                                          f"{cls.__module__}.{cls.__qualname__}", STRATEGIES.origin(cell.strategy)),
+            model=catalogue.provenance(model), data_source=card.source.describe(),
+            data_artifact=dataclasses.asdict(_artifact(art)) if art else None, data_fingerprint=data.fingerprint,
+            **shared)
+        job = {"cell": {"task": card.name, "strategy": cell.strategy, "model": model, "seed": cell.seed,
+                        "budget": cell.budget},
+               "key": key, "card": card_json, "config": config, "device": device, "data": data_json,
+               "artifact_dir": str(results / "artifacts" / folder)}
+        run_config = records.RunConfig(strategy=config, task=card_json, device=device, task_ref=cell.task,
+                                       data_override=cell.data)
+        planned.append(Planned(replace(cell, model=model), key, path, job, run_config, prov))
+    return planned
+
+
+def _artifact(package: str):
+    from bench.data import assets
+
+    return assets.artifact(package)
+
+
+def _check_budget(card: TaskCard, data: TaskData, budget: int | None, note: Callable[[str], None]) -> None:
+    """A budget as large as every class is the whole pool (refused: use 'all'); one larger than some is noted."""
+    if budget is None:
+        return
+    from bench.errors import BenchError
+
+    counts = Counter(data.train.labels)
+    sizes = ", ".join(f"{card.labels[k]} {n}" for k, n in sorted(counts.items()))
+    if budget >= max(counts.values()):
+        raise BenchError(f"--budgets {budget}: task {card.name}'s training pool has at most {max(counts.values())} "
+                         f"examples per class ({sizes}), so {budget} per class is all of it; use 'all' or a smaller "
+                         "budget")
+    short = [card.labels[k] for k, n in sorted(counts.items()) if n < budget]
+    if short:
+        note(f"task {card.name}, {budget} labels per class: {', '.join(short)} has fewer ({sizes}); "
+             "all of those are used")

@@ -1,0 +1,232 @@
+"""The run record: one typed, immutable result per grid cell, and its key.
+
+A `Record` holds what was run (`cell`, `config`), what came out (`metrics`,
+`cost`, `data`, `training`, `artifact`, strategy-specific `extra`, every test
+`prediction`), the error if it failed, and where it came from (`provenance`).
+On disk it is JSON (see bench.run.store); `Record.from_json` rebuilds the
+typed record and refuses a file of another schema with one clear line: schema
+1 records (bench before the typed record) are upgraded by `bench migrate`.
+
+The *key* is a sha256 over what determines a result and nothing else (the
+data fingerprint, the card's prompt fields, the strategy and its resolved
+options, model, seed, label budget, device) with a key version, so editing a
+task's description keeps its records and changing a label word does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.contracts import ArtifactInfo, EpochRow, TaskCard, TrainingInfo
+from bench.errors import BenchError
+
+SCHEMA = 2  # the record's layout
+KEY_VERSION = 2  # what goes into the key
+
+
+@dataclass(frozen=True)
+class CellId:
+    """Which cell of the grid: task, strategy, model, seed and label budget (None = all labels)."""
+
+    task: str
+    strategy: str
+    model: str | None
+    seed: int
+    budget: int | None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How the cell was configured: the strategy's resolved options, the task card as JSON, the device."""
+
+    strategy: dict
+    task: dict  # bench.data.cards.as_json
+    device: str
+    task_ref: str  # the task as asked for: a name or a card's path
+    data_override: str | None  # --data TASK=PATH
+
+
+@dataclass(frozen=True)
+class Metrics:
+    accuracy: float
+    macro_f1: float
+    per_class_f1: dict
+    accuracy_ci95: tuple[float, float]  # bootstrap over test items
+    ece: float | None = None  # expected calibration error, for strategies with scores
+
+
+@dataclass(frozen=True)
+class Cost:
+    trainable_params: int | None = None
+    total_params: int | None = None
+    fit_seconds: float | None = None
+    predict_seconds: float | None = None
+    peak_rss_mb: float | None = None  # the cell process's peak resident memory
+    baseline_rss_mb: float | None = None  # resident memory before the strategy was built
+    peak_gpu_mb: float | None = None
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    n_train: int  # examples the strategy was given (the budget sample)
+    n_train_pool: int
+    n_test: int
+    fingerprint: str
+    notes: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class StrategyInfo:
+    family: str
+    uses_labels: bool
+    seeded: bool
+    class_name: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    strategy: StrategyInfo
+    model: dict
+    data_source: str
+    data_artifact: dict | None
+    packages: dict
+    git: dict
+    machine: dict
+    data_fingerprint: str
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    schema: int = SCHEMA
+    key: str
+    status: str  # "ok" or "failed"
+    error: str | None = None
+    cell: CellId
+    config: RunConfig
+    metrics: Metrics | None = None
+    data: DataInfo | None = None
+    cost: Cost = field(default_factory=Cost)
+    training: TrainingInfo | None = None
+    artifact: ArtifactInfo | None = None
+    extra: dict = field(default_factory=dict)
+    predictions: tuple[int, ...] | None = None
+    traceback: str | None = None
+    provenance: Provenance
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def card(self) -> TaskCard:
+        """The task card the cell ran with."""
+        from bench.data.cards import from_json
+
+        return from_json(self.config.task)
+
+    def as_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: Any, where: str = "record") -> "Record":
+        if not isinstance(raw, dict):
+            raise RecordError(f"{where} is not a JSON object")
+        schema = raw.get("schema")
+        if schema == 1:
+            raise BenchError(f"{where} has the old record schema 1; upgrade the folder once with "
+                             "`bench migrate --results DIR`")
+        if schema != SCHEMA:
+            raise BenchError(f"{where} has record schema {schema!r}, and this bench reads schema {SCHEMA}; "
+                             "use the bench version that wrote it")
+        return build(cls, raw, where)
+
+
+class RecordError(ValueError):
+    """A record file that does not hold a record of the current schema (damaged or hand-edited)."""
+
+
+def build(cls: Any, value: Any, where: str) -> Any:
+    """A value of type `cls` from JSON: dataclasses field by field (unknown or missing fields refused)."""
+    origin = typing.get_origin(cls)
+    args = typing.get_args(cls)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        return build(next(a for a in args if a is not type(None)), value, where)
+    if dataclasses.is_dataclass(cls):
+        if not isinstance(value, dict):
+            raise RecordError(f"{where}: expected an object for {cls.__name__}, got {type(value).__name__}")
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise RecordError(f"{where}: {cls.__name__} has no field(s) {', '.join(unknown)}")
+        try:
+            return cls(**{k: build(hints[k], v, f"{where}.{k}") for k, v in value.items()})
+        except TypeError as exc:
+            raise RecordError(f"{where}: {exc}") from None
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise RecordError(f"{where}: expected a list, got {type(value).__name__}")
+        item = args[0] if args and (len(args) == 2 and args[1] is Ellipsis or len(set(args)) == 1) else Any
+        return tuple(build(item, v, where) for v in value)
+    if cls is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if cls in (int, float, str, bool) and not isinstance(value, cls):
+        raise RecordError(f"{where}: expected {cls.__name__}, got {value!r}")
+    if (cls is dict or origin is dict) and not isinstance(value, dict):
+        raise RecordError(f"{where}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def cell_identity(task: str, task_inputs: dict, data_fingerprint: str, strategy: str, config: dict,
+                  model: str | None, seed: int, budget: int | None, device: str) -> dict:
+    """What determines a cell's result (`task_inputs`: TaskCard.prompt_fields()); the key is its hash."""
+    return {"key_version": KEY_VERSION, "task": task, "data_fingerprint": data_fingerprint, "task_inputs": task_inputs,
+            "strategy": strategy, "config": config, "model": model, "seed": seed, "budget": budget, "device": device}
+
+
+def cell_key(identity: dict) -> str:
+    """sha256 of the canonical JSON of a cell's identity."""
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=list)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def upgrade_v1(raw: dict) -> dict:
+    """A schema 1 record (a nested dict, keyed on every card field) as schema 2 JSON, re-keyed."""
+    card = dict(raw["config"]["task"])
+    card.pop("metric", None)
+    card.setdefault("answer_format", TaskCard.__dataclass_fields__["answer_format"].default)
+    card.setdefault("text_format", TaskCard.__dataclass_fields__["text_format"].default)
+    provenance = dict(raw["provenance"])
+    strategy_info = dict(provenance["strategy"])
+    strategy_info["class_name"] = strategy_info.pop("class")
+    provenance["strategy"] = strategy_info
+    card["source"] = {"kind": None, "describe": provenance.get("data_source", "?")}
+    extra = dict(raw.get("extra") or {})
+    training, artifact = extra.pop("training", None), extra.pop("artifact", None)
+    cell = raw["cell"]
+    task_inputs = {name: card[name] for name in ("labels", "label_words", "instruction", "answer_format",
+                                                 "text_format", "max_tokens")}
+    identity = cell_identity(card["name"], task_inputs, provenance["data_fingerprint"], cell["strategy"],
+                             raw["config"]["strategy"], cell["model"], cell["seed"], cell.get("budget"),
+                             raw["config"]["device"])
+    return {"schema": SCHEMA, "key": cell_key(identity), "status": raw["status"], "error": raw.get("error"),
+            "cell": {**cell, "budget": cell.get("budget")},
+            "config": {**raw["config"], "task": card},
+            "metrics": raw.get("metrics"), "data": raw.get("data"), "cost": raw.get("cost") or {},
+            "training": training, "artifact": artifact, "extra": extra, "predictions": raw.get("predictions"),
+            "traceback": raw.get("traceback"), "provenance": provenance}
+
+
+__all__ = ["ArtifactInfo", "CellId", "Cost", "DataInfo", "EpochRow", "KEY_VERSION", "Metrics", "Provenance", "Record",
+           "RecordError", "RunConfig", "SCHEMA", "StrategyInfo", "TrainingInfo", "build", "cell_identity", "cell_key",
+           "upgrade_v1"]

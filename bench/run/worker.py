@@ -1,0 +1,172 @@
+"""Runs one planned cell in its own process and measures it.
+
+`python -m bench.run.worker RESULT.json < JOB.json`: the job (bench.run.plan)
+carries the resolved task card, the strategy's resolved options and the
+task's data, so nothing is derived again here; the data's fingerprint is
+checked. The worker draws the label budget's sample, seeds everything, builds
+the strategy with its `RunContext`, then times `fit` and `predict` separately
+and reads the process's peak resident memory (and the accelerator's peak, on a
+GPU). The result (metrics, costs, predictions, or the error) is written to
+RESULT.json; the parent turns it into a record. Because each cell is its own
+process, a crash or a memory blow-up takes down only that cell, and the peak
+memory is the cell's own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import resource
+import sys
+import time
+import traceback
+import typing
+from pathlib import Path
+from typing import Any
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def current_rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def config_from_json(config_cls: type, values: dict) -> Any:
+    """The Config from its resolved values (JSON lists back to tuples); it must come out as it went in."""
+    hints = typing.get_type_hints(config_cls)
+    config = config_cls(**{k: tuple(v) if isinstance(v, list) and typing.get_origin(hints[k]) is tuple else v
+                           for k, v in values.items()})
+    if json.loads(json.dumps(dataclasses.asdict(config))) != json.loads(json.dumps(values)):
+        raise RuntimeError(f"{config_cls.__name__} does not rebuild from its own values; make __post_init__ idempotent")
+    return config
+
+
+def checked_outputs(predictions, proba, n: int, k: int):
+    """Label ids (and probabilities) from a strategy, refused when malformed or not finite."""
+    import numpy as np
+
+    if proba is not None:
+        proba = np.asarray(proba, dtype=float)
+        if proba.shape != (n, k):
+            raise RuntimeError(f"predict_proba returned shape {proba.shape}, expected ({n}, {k})")
+        if not np.isfinite(proba).all():
+            raise RuntimeError(f"predict_proba returned NaN or infinite scores for {int((~np.isfinite(proba)).any(axis=1).sum())} texts")
+        predictions = proba.argmax(axis=1)
+    values = list(predictions)
+    if len(values) != n:
+        raise RuntimeError(f"strategy returned {len(values)} predictions for {n} texts")
+    out = []
+    for v in values:
+        if isinstance(v, float) and not np.isfinite(v):
+            raise RuntimeError("strategy returned a NaN or infinite prediction")
+        if int(v) != v or not 0 <= int(v) < k:
+            raise RuntimeError(f"strategy returned label id {v!r}, not one of 0..{k - 1}")
+        out.append(int(v))
+    return out, proba
+
+
+def reported(value: Any, kind: type, name: str) -> dict | None:
+    """A strategy's `extra_info()[name]` as JSON, checked against its type (TrainingInfo, ArtifactInfo)."""
+    from bench.run.records import RecordError, build
+
+    if value is None:
+        return None
+    raw = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    try:
+        build(kind, json.loads(json.dumps(raw, default=list)), f"extra_info()[{name!r}]")
+    except RecordError as exc:
+        raise RuntimeError(f"{exc}; it must be a bench.contracts.{kind.__name__}") from None
+    return raw
+
+
+def run_cell(job: dict) -> dict:
+    """Everything measured for one cell; raises on any failure."""
+    from bench.contracts import ArtifactInfo, RunContext, TaskData, TrainingInfo, traits
+    from bench.data import cards
+    from bench.data.loading import fingerprint
+    from bench.data.sampling import budget_sample
+    from bench.models.local import use_offline_hub
+    from bench.registry import STRATEGIES
+    from bench.run import metrics
+    from bench.run.device import seed_everything
+
+    use_offline_hub()
+    cell, device = job["cell"], job["device"]
+    card = cards.from_json(job["card"])
+    data = TaskData.from_json(job["data"])
+    if fingerprint(data.train, data.test) != data.fingerprint:
+        raise RuntimeError("the task data handed to the worker does not match its fingerprint")
+    cls = STRATEGIES.get(cell["strategy"])
+    config = config_from_json(cls.Config, job["config"])
+    train = budget_sample(data.train, cell["budget"], cell["seed"])
+    seed_everything(cell["seed"])
+    gpu = device.startswith("cuda")
+    if gpu:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+    baseline_rss = current_rss_mb()
+    context = RunContext(device=device, seed=cell["seed"],
+                         artifact_dir=Path(job["artifact_dir"]) if job.get("artifact_dir") else None)
+    strategy = cls(config, cell["model"], context)
+    t0 = time.perf_counter()
+    strategy.fit(train, card)
+    t1 = time.perf_counter()
+    proba, predictions = None, None
+    if traits(cls).has_scores:
+        proba = strategy.predict_proba(data.test.texts)
+    else:
+        predictions = strategy.predict(data.test.texts)
+    t2 = time.perf_counter()
+    predictions, proba = checked_outputs(predictions, proba, len(data.test), len(card.labels))
+    counts = strategy.parameter_counts()
+    extra = dict(strategy.extra_info()) if callable(getattr(strategy, "extra_info", None)) else {}
+    training = reported(extra.pop("training", None), TrainingInfo, "training")
+    artifact = reported(extra.pop("artifact", None), ArtifactInfo, "artifact")
+    return {
+        "device": device,
+        "metrics": dataclasses.asdict(metrics.classification(data.test.labels, predictions, card.labels, proba,
+                                                             seed=cell["seed"])),
+        "data": {"n_train": len(train), "n_train_pool": len(data.train), "n_test": len(data.test),
+                 "fingerprint": data.fingerprint, "notes": list(data.notes), "source": card.source.describe()},
+        "cost": {
+            "trainable_params": int(counts.trainable),
+            "total_params": int(counts.total),
+            "fit_seconds": round(t1 - t0, 4),
+            "predict_seconds": round(t2 - t1, 4),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "baseline_rss_mb": round(baseline_rss, 1),
+            "peak_gpu_mb": round(__import__("torch").cuda.max_memory_allocated() / 2**20, 1) if gpu else None,
+        },
+        "training": training,
+        "artifact": artifact,
+        "predictions": predictions,
+        "extra": extra,
+    }
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0])
+    job = json.loads(sys.stdin.read())
+    try:
+        result = {"status": "ok", "error": None, **run_cell(job)}
+    except BaseException as exc:  # the cell failed; the grid goes on
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        result = {"status": "failed", "error": f"{type(exc).__name__}: {message}"[:500],
+                  "traceback": traceback.format_exc()[-8000:],
+                  "cost": {"peak_rss_mb": round(peak_rss_mb(), 1)}}
+        traceback.print_exc()
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, default=str))
+    tmp.replace(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
