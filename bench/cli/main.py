@@ -60,7 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="strategy options: OPTION=V for every strategy that has it, or STRATEGY.OPTION=V")
     run.add_argument("--data", nargs="+", action="extend", metavar="TASK=PATH",
                      help="read a task from a local copy (file or folder) instead of its embedded data")
-    run.add_argument("--no-baseline", action="store_true", help="do not add the majority baseline to the grid")
+    run.add_argument("--tune", type=int, metavar="N",
+                     help="choose each tunable strategy's options on its training labels, trying N configurations "
+                          "(see TUNING.md); default: the defaults, untuned")
+    run.add_argument("--select-only", action="store_true",
+                     help="with --tune: choose the options on training labels and stop, without a final fit or "
+                          "the test split (a study of defaults; `bench tuning` tabulates it)")
+    run.add_argument("--no-baseline", action="store_true",
+                     help="do not add the reference rows (majority, tfidf) to the grid")
     run.add_argument("--results", type=Path, metavar="DIR",
                      help="where records and tables go (default: results, or the study file's results)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
@@ -80,6 +87,30 @@ def build_parser() -> argparse.ArgumentParser:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
                         help="the results folder to read and write (default: results)")
+
+    compare = sub.add_parser("compare", help="two strategies compared paired: difference, interval, p, disagreements",
+                             description="Compares two rows of a results folder's leaderboard on the same test "
+                             "texts and seeds: the accuracy difference with its 95 %% interval and p-value (paired "
+                             "bootstrap), McNemar's exact test per seed, and the texts they disagree on.",
+                             epilog="examples:\n  bench compare full few-shot --task spam --results leaderboard\n"
+                                    "  bench compare lora rag@SmolLM2-135M-Instruct --task spam --budget 8",
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("a", metavar="A", help="a strategy, or STRATEGY@MODEL")
+    compare.add_argument("b", metavar="B", help="the strategy to compare it with")
+    compare.add_argument("--task", help="the task (needed when the folder holds several)")
+    compare.add_argument("--budget", help="labels per class (default: all)")
+    compare.add_argument("--untuned", action="store_true", help="compare the untuned rows even where tuned ones exist")
+    compare.add_argument("--show", type=int, default=10, metavar="N", help="disagreements to print (default: 10)")
+    compare.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                         help="the results folder to read (default: results)")
+
+    tune = sub.add_parser("tuning", help="the configurations the tuner tried, scored on training labels only",
+                          description="Prints, per strategy, each configuration's mean validation accuracy over the "
+                          "tuned cells of a results folder (the table defaults are chosen from; TUNING.md).",
+                          epilog="examples:\n  bench tuning --results leaderboard/defaults",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    tune.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                      help="the results folder to read (default: results)")
 
     migrate = sub.add_parser("migrate", help="upgrade a results folder's records to this bench's record schema",
                              description="Rewrites records of an older schema in the current one (re-keyed, "
@@ -105,6 +136,14 @@ def main(argv: list[str] | None = None) -> int:
             from bench.cli.report import cmd_report
 
             return cmd_report(args)
+        if args.command == "compare":
+            from bench.cli.compare import cmd_compare
+
+            return cmd_compare(args)
+        if args.command == "tuning":
+            from bench.cli.report import cmd_tuning
+
+            return cmd_tuning(args)
         if args.command == "migrate":
             from bench.cli.report import cmd_migrate
 

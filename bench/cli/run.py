@@ -9,7 +9,7 @@ from bench.data.sampling import ALL
 from bench.errors import BenchError
 from bench.run.grid import DEFAULT_TASKS, GridSpec
 
-GRID_FLAGS = ("tasks", "strategies", "models", "seeds", "budgets", "options", "data")
+GRID_FLAGS = ("tasks", "strategies", "models", "seeds", "budgets", "options", "data", "tune")  # and select_only
 
 
 def grids_from_flags(args) -> tuple[Path, list[GridSpec]]:
@@ -19,8 +19,9 @@ def grids_from_flags(args) -> tuple[Path, list[GridSpec]]:
         raise BenchError("give the study file once (as STUDY.toml or --study STUDY.toml)")
     if study_path is not None:
         used = [f"--{name.replace('options', 'set')}" for name in GRID_FLAGS if getattr(args, name) is not None]
-        if used or args.no_baseline:
-            flags = ", ".join(used + (["--no-baseline"] if args.no_baseline else []))
+        used += [flag for flag, on in (("--no-baseline", args.no_baseline), ("--select-only", args.select_only)) if on]
+        if used:
+            flags = ", ".join(used)
             raise BenchError(f"{flags}: a study file sets its own grids; edit {study_path} instead")
         from bench.run.study import load_study
 
@@ -31,7 +32,8 @@ def grids_from_flags(args) -> tuple[Path, list[GridSpec]]:
                     budgets=tuple(_budget(b) for b in args.budgets or [ALL]),
                     options=tuple(_pair(p, "--set", "NAME=VALUE", "head-only.C=0.5") for p in args.options or []),
                     data=tuple(_pair(p, "--data", "TASK=PATH", "imdb=~/data/aclImdb") for p in args.data or []),
-                    baseline=not args.no_baseline, device=args.device)
+                    baseline=not args.no_baseline, device=args.device, tune=args.tune or 0,
+                    select_only=args.select_only)
     return results_folder(args.results or Path("results")), [spec]
 
 
@@ -128,6 +130,8 @@ def _run(planned, results: Path, args, console):
                 progress.advance(bar)
             if kind == "failed":
                 progress.console.print(f"[red]failed[/red] {p.label}: {record.error}")
+            elif kind == "ok" and record.metrics is None:
+                progress.console.print(f"[green]done[/green]   {p.label}: chose {record.tuning.chosen}")
             elif kind == "ok":
                 progress.console.print(f"[green]done[/green]   {p.label}: accuracy {record.metrics.accuracy:.3f}")
 

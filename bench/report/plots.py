@@ -56,7 +56,8 @@ def largest_budget(records: list[Record]) -> list[Record]:
 
 
 def _label(row) -> str:
-    return row["strategy"] + ("" if row["model"] == "-" else f" ({row['model']})")
+    return (row["strategy"] + (f" [{row['options']}]" if row.get("options") else "") + (" tuned" if row.get("tuned") else "")
+            + ("" if row["model"] == "-" else f" ({row['model']})"))
 
 
 def budget_plot(rows, task: str, path: Path) -> Path:
@@ -64,9 +65,9 @@ def budget_plot(rows, task: str, path: Path) -> Path:
     names = sorted(rows.budget.unique(), key=sampling.order)
     x = {b: i for i, b in enumerate(names)}
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (strategy, model), group in rows.groupby(["strategy", "model"], sort=False):
+    for (strategy, model, options, tuned), group in rows.groupby(["strategy", "model", "options", "tuned"], sort=False):
         group = group.sort_values("budget", key=lambda s: s.map(sampling.order))
-        label = _label({"strategy": strategy, "model": model})
+        label = _label({"strategy": strategy, "model": model, "options": options, "tuned": tuned})
         if not group.uses_labels.iloc[0]:  # label-free: the same at every budget
             ax.axhline(100 * group.accuracy.iloc[0], linestyle="--", linewidth=1, label=label, color="grey")
             continue
@@ -122,8 +123,11 @@ def curves_plot(records: list[Record], task: str, path: Path) -> Path:
             color = f"C{seed % 10}"
             epochs = [h.epoch for h in history]
             loss_ax.plot(epochs, [h.train_loss for h in history], "-", color=color, marker=".")
-            loss_ax.plot(epochs, [h.val_loss for h in history], "--", color=color, marker=".")
-            acc_ax.plot(epochs, [100 * h.val_accuracy for h in history], color=color, marker=".", label=f"seed {seed}")
+            nan = float("nan")
+            loss_ax.plot(epochs, [nan if h.val_loss is None else h.val_loss for h in history], "--", color=color,
+                         marker=".")
+            acc_ax.plot(epochs, [nan if h.val_accuracy is None else 100 * h.val_accuracy for h in history],
+                        color=color, marker=".", label=f"seed {seed}")
         loss_ax.set(ylabel="loss", title=f"{name}: train (solid), validation (dashed) loss")
         acc_ax.set(ylabel="validation accuracy (%)", title=f"{name}: validation accuracy")
         acc_ax.legend(fontsize=7)

@@ -82,12 +82,18 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
         config = configs[option_key]
         model = catalogue.canonical_name(cell.model) if cell.model else None
         device = resolve_device(cell.device)
-        key = records.cell_key(records.cell_identity(card.name, card.prompt_fields(), data.fingerprint,
-                                                     cell.strategy, config, model, cell.seed, cell.budget, device))
-        path = store.record_path(results, card.name, cell.strategy, model, cell.seed, key, cell.budget)
-        folder = path.relative_to(results / "records").with_suffix("")
         cls = STRATEGIES.get(cell.strategy)
         found = traits(cls)
+        tune = cell.tune if cell.tune and found.search_space and found.uses_labels else 0
+        tuning = {"trials": tune, "protocol": tuning_protocol(),
+                  "space": {k: list(v) for k, v in sorted(found.search_space.items())}} if tune else None
+        if tuning and cell.select_only:
+            tuning["select_only"] = True
+        key = records.cell_key(records.cell_identity(card.name, card.prompt_fields(), data.fingerprint,
+                                                     cell.strategy, config, model, cell.seed, cell.budget, device,
+                                                     tuning))
+        path = store.record_path(results, card.name, cell.strategy, model, cell.seed, key, cell.budget)
+        folder = path.relative_to(results / "records").with_suffix("")
         art = getattr(card.source, "artifact", None)
         prov = records.Provenance(
             strategy=records.StrategyInfo(found.family, found.uses_labels, found.seeded,
@@ -97,12 +103,19 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
             **shared)
         job = {"cell": {"task": card.name, "strategy": cell.strategy, "model": model, "seed": cell.seed,
                         "budget": cell.budget},
-               "key": key, "card": card_json, "config": config, "device": device, "data": data_json,
+               "key": key, "card": card_json, "config": config, "device": device, "data": data_json, "tune": tune,
+               "select_only": bool(tune and cell.select_only),
                "artifact_dir": str(results / "artifacts" / folder)}
         run_config = records.RunConfig(strategy=config, task=card_json, device=device, task_ref=cell.task,
                                        data_override=cell.data)
-        planned.append(Planned(replace(cell, model=model), key, path, job, run_config, prov))
+        planned.append(Planned(replace(cell, model=model, tune=tune), key, path, job, run_config, prov))
     return planned
+
+
+def tuning_protocol() -> int:
+    from bench.run.tuning import PROTOCOL_VERSION
+
+    return PROTOCOL_VERSION
 
 
 def _artifact(package: str):

@@ -69,6 +69,7 @@ class Cost:
     peak_rss_mb: float | None = None  # the cell process's peak resident memory
     baseline_rss_mb: float | None = None  # resident memory before the strategy was built
     peak_gpu_mb: float | None = None
+    tune_seconds: float | None = None  # choosing the options on training labels (--tune), before the fit
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,28 @@ class DataInfo:
     fingerprint: str
     notes: tuple[str, ...]
     source: str
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One configuration tried by the tuner, scored on training labels only."""
+
+    options: dict  # the searched options, as tried
+    scores: tuple[float, ...]  # validation accuracy per fold (one for a held-out split)
+    score: float  # their mean
+    seconds: float
+    best_epochs: tuple[int, ...] = ()  # trained strategies: the epoch each fold's fit kept
+
+
+@dataclass(frozen=True)
+class TuningInfo:
+    """How the options were chosen (bench.run.tuning): protocol, every trial, the choice and its refit."""
+
+    protocol: str  # e.g. "4-fold stratified cross-validation on the 64 training labels"
+    trials: tuple[Trial, ...]  # the defaults first
+    chosen: dict  # the searched options of the best trial
+    refit: dict  # the options of the final fit on every training label (epochs fixed for trained ones)
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -117,8 +140,10 @@ class Record:
     cost: Cost = field(default_factory=Cost)
     training: TrainingInfo | None = None
     artifact: ArtifactInfo | None = None
+    tuning: TuningInfo | None = None
     extra: dict = field(default_factory=dict)
     predictions: tuple[int, ...] | None = None
+    gold: tuple[int, ...] | None = None  # the test labels, aligned with predictions (paired tests need them)
     traceback: str | None = None
     provenance: Provenance
 
@@ -188,10 +213,15 @@ def build(cls: Any, value: Any, where: str) -> Any:
 
 
 def cell_identity(task: str, task_inputs: dict, data_fingerprint: str, strategy: str, config: dict,
-                  model: str | None, seed: int, budget: int | None, device: str) -> dict:
-    """What determines a cell's result (`task_inputs`: TaskCard.prompt_fields()); the key is its hash."""
-    return {"key_version": KEY_VERSION, "task": task, "data_fingerprint": data_fingerprint, "task_inputs": task_inputs,
-            "strategy": strategy, "config": config, "model": model, "seed": seed, "budget": budget, "device": device}
+                  model: str | None, seed: int, budget: int | None, device: str, tuning: dict | None = None) -> dict:
+    """What determines a cell's result (`task_inputs`: TaskCard.prompt_fields()); the key is its hash.
+
+    `tuning` (trials and protocol version) is there only for tuned cells, so untuned keys stay as they were.
+    """
+    identity = {"key_version": KEY_VERSION, "task": task, "data_fingerprint": data_fingerprint,
+                "task_inputs": task_inputs, "strategy": strategy, "config": config, "model": model, "seed": seed,
+                "budget": budget, "device": device}
+    return identity if not tuning else {**identity, "tuning": tuning}
 
 
 def cell_key(identity: dict) -> str:
@@ -228,5 +258,5 @@ def upgrade_v1(raw: dict) -> dict:
 
 
 __all__ = ["ArtifactInfo", "CellId", "Cost", "DataInfo", "EpochRow", "KEY_VERSION", "Metrics", "Provenance", "Record",
-           "RecordError", "RunConfig", "SCHEMA", "StrategyInfo", "TrainingInfo", "build", "cell_identity", "cell_key",
-           "upgrade_v1"]
+           "RecordError", "RunConfig", "SCHEMA", "StrategyInfo", "TrainingInfo", "Trial", "TuningInfo", "build",
+           "cell_identity", "cell_key", "upgrade_v1"]

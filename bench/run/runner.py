@@ -21,7 +21,7 @@ from bench.run.executors import Executor, Job
 from bench.run.plan import Planned
 from bench.run.records import CellId, Record, RecordError, build
 
-OUTPUTS = ("metrics", "data", "training", "artifact", "predictions", "traceback")  # from the worker, as they are
+OUTPUTS = ("metrics", "data", "training", "artifact", "tuning", "predictions", "gold", "traceback")  # from the worker, as they are
 
 
 @dataclass

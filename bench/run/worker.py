@@ -112,6 +112,16 @@ def run_cell(job: dict) -> dict:
     baseline_rss = current_rss_mb()
     context = RunContext(device=device, seed=cell["seed"],
                          artifact_dir=Path(job["artifact_dir"]) if job.get("artifact_dir") else None)
+    tuning, tune_seconds = None, None
+    if job.get("tune"):  # options chosen on the training sample alone; the test split is not handed over
+        from bench.run.tuning import tune
+
+        tuned = tune(cls, config, cell["model"], context, train, card, job["tune"])
+        config, tuning, tune_seconds = tuned.config, dataclasses.asdict(tuned.info), tuned.info.seconds
+        seed_everything(cell["seed"])  # the final fit starts from the same state, tuned or not
+    if job.get("select_only"):  # a defaults study: the choice is the result; the test split is never used
+        return {"device": device, "tuning": tuning, "data": _data_info(train, data, card),
+                "cost": {"tune_seconds": tune_seconds, "peak_rss_mb": round(peak_rss_mb(), 1)}}
     strategy = cls(config, cell["model"], context)
     t0 = time.perf_counter()
     strategy.fit(train, card)
@@ -131,8 +141,7 @@ def run_cell(job: dict) -> dict:
         "device": device,
         "metrics": dataclasses.asdict(metrics.classification(data.test.labels, predictions, card.labels, proba,
                                                              seed=cell["seed"])),
-        "data": {"n_train": len(train), "n_train_pool": len(data.train), "n_test": len(data.test),
-                 "fingerprint": data.fingerprint, "notes": list(data.notes), "source": card.source.describe()},
+        "data": _data_info(train, data, card),
         "cost": {
             "trainable_params": int(counts.trainable),
             "total_params": int(counts.total),
@@ -141,12 +150,20 @@ def run_cell(job: dict) -> dict:
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "baseline_rss_mb": round(baseline_rss, 1),
             "peak_gpu_mb": round(__import__("torch").cuda.max_memory_allocated() / 2**20, 1) if gpu else None,
+            "tune_seconds": tune_seconds,
         },
         "training": training,
         "artifact": artifact,
+        "tuning": tuning,
         "predictions": predictions,
+        "gold": list(data.test.labels),
         "extra": extra,
     }
+
+
+def _data_info(train, data, card) -> dict:
+    return {"n_train": len(train), "n_train_pool": len(data.train), "n_test": len(data.test),
+            "fingerprint": data.fingerprint, "notes": list(data.notes), "source": card.source.describe()}
 
 
 def main(argv: list[str]) -> int:
