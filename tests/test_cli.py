@@ -52,6 +52,8 @@ BAD_INPUT = [
     (["run", "--tasks", "spam", "--strategies", "knn", "--set", "knn.k=x"], "not a valid int"),
     (["run", "--tasks", "imdb", "--data", f"imdb={PYPROJECT}"], "unsupported type '.toml'"),
     (["report", "--results", "no-such-results"], "no records in no-such-results/records"),
+    (["run", "--tasks", "spam", "--jobs", "0"], "--jobs 0: give how many cells run at once, 1 or more"),
+    (["run", "--tasks", "spam", "--jobs", "-2"], "--jobs -2: give how many cells run at once"),
 ]
 
 
