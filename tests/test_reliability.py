@@ -85,8 +85,11 @@ def test_sigkill_at_random_moments_never_corrupts_and_the_rerun_finishes(tmp_pat
     assert ran == 12 - len(done_before)
 
 
-@pytest.mark.parametrize("engine", [[], ["--jobs", "2"]], ids=["local", "jobs-2"])
+@pytest.mark.parametrize("engine", [[], ["--jobs", "2"], ["--executor", "ray"]],
+                         ids=["local", "jobs-2", "ray"])
 def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path, engine):
+    if "ray" in engine:
+        pytest.importorskip("ray", reason="Ray is not installed; `pip install 'bench[ray]'`")
     results = tmp_path / "results"
     proc = _start(["run", "--tasks", _card(tmp_path), "--strategies", "sleepy", "--set", "sleepy.seconds=2",
                    "--seeds", "0", "1", "2", "3", "--results", str(results), *engine], tmp_path)

@@ -52,9 +52,17 @@ def _pair(value: str, flag: str, shape: str, example: str) -> tuple[str, str]:
 
 
 def executor_from_flags(args):
-    """The engine that runs the cells, its flags checked: worker processes here, --jobs at a time."""
+    """The engine that runs the cells, its flags checked: worker processes here (--jobs) or Ray tasks."""
     if args.jobs is not None and args.jobs < 1:
         raise BenchError(f"--jobs {args.jobs}: give how many cells run at once, 1 or more")
+    if args.executor == "ray":
+        if args.jobs is not None:
+            raise BenchError("--jobs is for --executor local; on Ray each cell asks the cluster for its own CPUs")
+        from bench.run.ray_executor import RayExecutor
+
+        return RayExecutor(args.ray_address, args.max_memory)
+    if args.ray_address:
+        raise BenchError(f"--ray-address {args.ray_address}: give it with --executor ray")
     from bench.run.executors import LocalProcessExecutor, default_jobs
 
     return LocalProcessExecutor(args.jobs or default_jobs(), max_memory_mb=args.max_memory)

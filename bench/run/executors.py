@@ -4,7 +4,7 @@ An executor takes jobs (a planned cell's payload for the worker, plus where
 its log goes) and yields each job with the worker's result dict, in the
 order they finish. The runner owns everything else (skipping, claims,
 records), so another engine can run the same cells by implementing `map`,
-without touching strategies or tasks.
+without touching strategies or tasks: bench.run.ray_executor is one.
 
 Every engine runs a cell the same way, in a fresh `python -m bench.run.worker`
 process (`CellProcess`): a crash or a memory blow-up takes down that cell
