@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local executor: cells at a time, this machine's cores shared between them "
                           "(default: 1 on a machine with fewer than 8 cores or 16 GB)")
     run.add_argument("--ray-address", metavar="ADDRESS",
-                     help="with --executor ray: the cluster to join (HOST:PORT of its head, ray://HOST:PORT, or "
-                          "auto); without it a local Ray instance is started for the run")
+                     help="with --executor ray: the cluster to join (HOST:PORT of its head, or auto); without it "
+                          "a local Ray instance is started for the run")
     run.add_argument("--force", action="store_true", help="re-run cells that are already recorded (keeps the old records)")
     run.add_argument("--dry-run", action="store_true",
                      help="plan the grid and list the cells that would run; run nothing, write nothing")
