@@ -85,10 +85,14 @@ def test_sigkill_at_random_moments_never_corrupts_and_the_rerun_finishes(tmp_pat
     assert ran == 12 - len(done_before)
 
 
-def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path):
+@pytest.mark.parametrize("engine", [[], ["--jobs", "2"], ["--executor", "ray"]],
+                         ids=["local", "jobs-2", "ray"])
+def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path, engine):
+    if "ray" in engine:
+        pytest.importorskip("ray", reason="Ray is not installed; `pip install 'bench[ray]'`")
     results = tmp_path / "results"
     proc = _start(["run", "--tasks", _card(tmp_path), "--strategies", "sleepy", "--set", "sleepy.seconds=2",
-                   "--seeds", "0", "1", "2", "3", "--results", str(results)], tmp_path)
+                   "--seeds", "0", "1", "2", "3", "--results", str(results), *engine], tmp_path)
     deadline = time.time() + 120
     while time.time() < deadline and len(_all_records(results)) < 2:
         time.sleep(0.2)
@@ -100,6 +104,26 @@ def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path):
     assert f"interrupted: {finished} cell(s) finished and recorded" in " ".join(err.split())
     _check_intact(results)
     assert not list((results / "records").rglob("*.claim"))
+    assert _left_running(proc.pid) == []  # no worker, and no Ray process of a local instance, outlives the run
+
+
+def _left_running(group: int) -> list[str]:
+    """Processes still alive in a process group (the run's: it was started in a session of its own)."""
+    import psutil
+
+    deadline, alive = time.time() + 15, []
+    while time.time() < deadline:
+        alive = []
+        for p in psutil.process_iter(["name", "status"]):
+            try:
+                if os.getpgid(p.pid) == group and p.info["status"] != psutil.STATUS_ZOMBIE:
+                    alive.append(p.info["name"])
+            except (ProcessLookupError, psutil.Error):
+                pass
+        if not alive:
+            break
+        time.sleep(0.5)
+    return alive
 
 
 @pytest.mark.slow

@@ -23,6 +23,8 @@ RUN_EXAMPLES = """examples:
   bench run --tasks imdb --data imdb=~/data/aclImdb      # the full IMDb set, local copy
   bench run --tasks my-card.toml --strategies head-only  # your own CSV/JSONL/parquet data
   bench run --tasks spam --set head-only.C=0.5 --force   # change an option, re-measure
+  bench run --tasks imdb spam --jobs 2            # two cells at a time, the cores shared between them
+  bench run --tasks imdb spam --executor ray --ray-address HEAD:6379   # cells as tasks on a Ray cluster
 """
 
 
@@ -73,7 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                      help="auto uses a GPU when there is one (default: auto)")
     run.add_argument("--max-memory", type=float, metavar="MB",
-                     help="fail a cell whose process goes over this resident memory (the grid goes on)")
+                     help="fail a cell whose process goes over this resident memory (the grid goes on); on Ray, "
+                          "also the memory each cell asks for")
+    run.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="local: worker processes on this machine (default); ray: each cell a Ray task, on a "
+                          "local Ray instance or the cluster at --ray-address (pip install 'bench[ray]')")
+    run.add_argument("--jobs", type=int, metavar="N",
+                     help="local executor: cells at a time, this machine's cores shared between them "
+                          "(default: 1 on a machine with fewer than 8 cores or 16 GB)")
+    run.add_argument("--ray-address", metavar="ADDRESS",
+                     help="with --executor ray: the cluster to join (HOST:PORT of its head, or auto); without it "
+                          "a local Ray instance is started for the run")
     run.add_argument("--force", action="store_true", help="re-run cells that are already recorded (keeps the old records)")
     run.add_argument("--dry-run", action="store_true",
                      help="plan the grid and list the cells that would run; run nothing, write nothing")

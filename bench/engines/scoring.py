@@ -14,7 +14,10 @@ Scoring is the hot path, so:
 - only the last position's logits are computed (`logits_to_keep=1`); that one
   pass scores every single-token label, and labels of several tokens continue
   from the same cache (one extra short pass over all labels at once);
-- everything runs under `torch.inference_mode()`, in float32.
+- everything runs under `torch.inference_mode()`: in float32 on the CPU, in
+  bfloat16 on a GPU that supports it (log-probabilities are taken in float32),
+  with batches as many times larger as the GPU's memory allows
+  (bench.run.device.inference_batch_scale).
 
 Contextual calibration (Zhao et al. 2021) scores a content-free text ("N/A") in
 the same prompt and divides its label probabilities out.
@@ -54,16 +57,21 @@ class LabelScorer:
     """A causal LM that scores a task's label words after a prompt."""
 
     def __init__(self, model: str, device: str = "cpu", batch_tokens: int = 2048, max_batch: int = 16):
-        from bench.models.local import causal_lm
+        import torch
 
-        try:
-            self.tokenizer, self.model = causal_lm(model, device)  # shared by every scorer of this process
+        from bench.models.local import causal_lm
+        from bench.run.device import bf16_supported, inference_batch_scale
+
+        self.dtype = torch.bfloat16 if bf16_supported(device) else torch.float32
+        try:  # shared by every scorer of this process
+            self.tokenizer, self.model = causal_lm(model, device, str(self.dtype).removeprefix("torch."))
         except (OSError, ValueError) as exc:
             raise BenchError(f"could not load causal LM {model!r} ({str(exc).splitlines()[0][:120]}); "
                              "give a local folder with safetensors weights or a known name (see `bench ls`)") from None
         self.device = device
-        self.batch_tokens = batch_tokens
-        self.max_batch = max_batch
+        scale = inference_batch_scale(device)  # batch sizes are the CPU's; a GPU takes larger ones
+        self.batch_tokens = batch_tokens * scale
+        self.max_batch = max_batch * scale
         tok = self.tokenizer
         self.pad_id = next(i for i in (self.model.config.pad_token_id, tok.pad_token_id, tok.eos_token_id, 0)
                            if i is not None)
@@ -245,7 +253,9 @@ class LabelScorer:
                 "truncated_texts": self.stats.truncated_texts,
                 "truncated_demonstrations": self.stats.truncated_demonstrations,
                 "text_token_budget": self.text_budget, "demonstration_token_budget": self.demo_budget,
-                "chat_template": self.chat, "label_tokens": [len(t) for t in self.label_ids], **extra}
+                "chat_template": self.chat, "label_tokens": [len(t) for t in self.label_ids],
+                "dtype": str(self.dtype).removeprefix("torch."), "batch_tokens": self.batch_tokens,
+                "max_batch": self.max_batch, **extra}
 
 
 def _normalize(logp):

@@ -121,8 +121,9 @@ def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], opti
     must return an output with `loss` and `logits` when given labels. Without
     `val_rows` every planned epoch runs and the last one is kept.
     """
-    import torch
     from transformers import PrinterCallback, Trainer, TrainingArguments
+
+    from bench.run.device import bf16_supported, inference_batch_scale
 
     history = History(epochs_planned=max(options.epochs, math.ceil(
         options.min_steps / math.ceil(len(rows) / options.batch_size))))
@@ -140,12 +141,13 @@ def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], opti
     with tempfile.TemporaryDirectory(prefix="bench-trainer-") as scratch:
         args = TrainingArguments(
             output_dir=scratch, num_train_epochs=history.epochs_planned, learning_rate=options.learning_rate,
-            per_device_train_batch_size=options.batch_size, per_device_eval_batch_size=options.eval_batch_size,
+            per_device_train_batch_size=options.batch_size,
+            per_device_eval_batch_size=options.eval_batch_size * inference_batch_scale(device),
             weight_decay=options.weight_decay, warmup_steps=options.warmup_ratio, lr_scheduler_type="linear",
             optim="adamw_torch", eval_strategy="epoch" if val_rows else "no", save_strategy="no",
             logging_strategy="no",
             report_to="none", disable_tqdm=True, seed=seed, data_seed=seed, use_cpu=not gpu,
-            bf16=gpu and options.mixed_precision and torch.cuda.is_bf16_supported(),
+            bf16=options.mixed_precision and bf16_supported(device),
             train_sampling_strategy="group_by_length" if group_by_length else "random",
             remove_unused_columns=False, dataloader_num_workers=0,
         )

@@ -53,12 +53,13 @@ def sentence_encoder(name: str, device: str = "cpu"):
 
 
 @functools.lru_cache(maxsize=2)
-def causal_lm(name: str, device: str = "cpu"):
-    """(tokenizer, model) of a frozen causal LM in fp32 and eval mode, loaded once per process."""
+def causal_lm(name: str, device: str = "cpu", dtype: str = "float32"):
+    """(tokenizer, model) of a frozen causal LM in eval mode, in `dtype` ("float32", or "bfloat16" on a GPU that
+    computes in it), loaded once per process."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = local_path(name)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), use_safetensors=True)
     return tokenizer, model.to(device).eval()

@@ -2,7 +2,8 @@
 
 A `Record` holds what was run (`cell`, `config`), what came out (`metrics`,
 `cost`, `data`, `training`, `artifact`, strategy-specific `extra`, every test
-`prediction`), the error if it failed, and where it came from (`provenance`).
+`prediction`), the error if it failed, and where it came from (`provenance`,
+whose `placement` says which machine, engine and device ran it).
 On disk it is JSON (see bench.run.store); `Record.from_json` rebuilds the
 typed record and refuses a file of another schema with one clear line: schema
 1 records (bench before the typed record) are upgraded by `bench migrate`.
@@ -114,6 +115,19 @@ class StrategyInfo:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where a cell ran, as the machine that ran it saw it (not the driver that planned it)."""
+
+    executor: str  # "local" (a process on the driver's machine) or "ray" (a Ray task)
+    host: str | None = None  # the host name of the machine that ran the cell; None: it died before saying
+    device: str | None = None  # what the cell ran on: "cpu" or "cuda"
+    gpu: str | None = None  # the GPU's name, on cuda
+    threads: int | None = None  # CPU threads the cell was given (the machine's cores shared between cells)
+    node: str | None = None  # the engine's id of the node (Ray's node id)
+    retries: tuple[str, ...] = ()  # why earlier attempts ended, when the engine's failure (not the cell's) retried it
+
+
+@dataclass(frozen=True)
 class Provenance:
     strategy: StrategyInfo
     model: dict
@@ -121,10 +135,11 @@ class Provenance:
     data_artifact: dict | None
     packages: dict
     git: dict
-    machine: dict
+    machine: dict  # the machine that ran the cell (CPU, cores, memory)
     data_fingerprint: str
     started_at: str | None = None
     finished_at: str | None = None
+    placement: Placement | None = None  # None in records written before bench recorded it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,6 +272,6 @@ def upgrade_v1(raw: dict) -> dict:
             "traceback": raw.get("traceback"), "provenance": provenance}
 
 
-__all__ = ["ArtifactInfo", "CellId", "Cost", "DataInfo", "EpochRow", "KEY_VERSION", "Metrics", "Provenance", "Record",
-           "RecordError", "RunConfig", "SCHEMA", "StrategyInfo", "TrainingInfo", "Trial", "TuningInfo", "build",
+__all__ = ["ArtifactInfo", "CellId", "Cost", "DataInfo", "EpochRow", "KEY_VERSION", "Metrics", "Placement", "Provenance",
+           "Record", "RecordError", "RunConfig", "SCHEMA", "StrategyInfo", "TrainingInfo", "Trial", "TuningInfo", "build",
            "cell_identity", "cell_key", "upgrade_v1"]
