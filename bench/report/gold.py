@@ -1,0 +1,99 @@
+"""The test split behind a leaderboard's records: its texts and gold labels, loaded once per data set.
+
+A record keeps every test prediction but not the test texts. To show a run's
+confusion matrix and the texts it got wrong, the report loads each data set
+once: the card rebuilt from a record (`bench.data.cards.from_json`) and read
+with `bench.data.loading.resolve`, as a run reads it. A card whose source is
+known only by its description (a plugin's own kind of source, or a record
+upgraded from schema 1) falls back to the registered task of the same name.
+Either way the loaded data's fingerprint must be the one the records hold;
+otherwise the split is `Unavailable`, with the reason, and the report shows
+what it can without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.errors import BenchError
+from bench.run.records import Record
+
+
+@dataclass(frozen=True)
+class Gold:
+    """A task's fixed test split, as the records' predictions index it."""
+
+    texts: list[str]
+    labels: list[int]
+    label_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why the test split could not be had (the records still give metrics, costs and curves)."""
+
+    reason: str
+
+
+def load_all(records: list[Record]) -> dict[str, Gold | Unavailable]:
+    """The test split of every data fingerprint among `records`, each loaded once."""
+    by_fingerprint: dict[str, list[Record]] = {}
+    for record in records:
+        if record.data is not None:
+            by_fingerprint.setdefault(record.data.fingerprint, []).append(record)
+    return {fingerprint: load(group, fingerprint) for fingerprint, group in by_fingerprint.items()}
+
+
+def load(records: list[Record], fingerprint: str) -> Gold | Unavailable:
+    """The test split of data whose fingerprint is `fingerprint`, from the first card among `records` that gives it."""
+    from bench.data.cards import Described, from_json
+    from bench.data.loading import resolve
+
+    reasons = []
+    for card in _candidates(records):
+        try:
+            card, data = resolve(card)
+        except Exception as exc:  # noqa: BLE001: any failure to load is a reason shown on the page, not a crash
+            reasons.append(str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}")
+            continue
+        if data.fingerprint == fingerprint:
+            return Gold(list(data.test.texts), list(data.test.labels), tuple(card.labels))
+        reasons.append(f"the data of task {card.name} as loaded here has fingerprint {data.fingerprint[:12]}, "
+                       f"not the records' {fingerprint[:12]} (the data changed since they ran)")
+    if not reasons:
+        card = from_json(records[0].config.task)
+        source = card.source.describe() if isinstance(card.source, Described) else "its source"
+        reasons.append(f"{source} is known here only by its description and no task named {card.name} is registered")
+    return Unavailable("; ".join(dict.fromkeys(reasons)))
+
+
+def _candidates(records: list[Record]):
+    """The cards to try: each distinct card the records ran with, then the registered task of that name."""
+    import json
+
+    from bench.data.cards import Described, from_json
+
+    seen, described = set(), []
+    for record in records:
+        blob = json.dumps(record.config.task, sort_keys=True)
+        if blob in seen:
+            continue
+        seen.add(blob)
+        card = from_json(record.config.task)
+        if isinstance(card.source, Described):
+            described.append(card.name)
+        else:
+            yield card
+    for name in dict.fromkeys(described):
+        registered = _registered(name)
+        if registered is not None:
+            yield registered
+
+
+def _registered(name: str):
+    from bench.registry import TASKS
+
+    try:
+        return TASKS.get(name)
+    except BenchError:
+        return None

@@ -1,0 +1,85 @@
+"""One colour per strategy, by family, shared by the PNG plots and the HTML page.
+
+A strategy's colour says its family at a glance: the baseline grey, prompting
+blue to violet, retrieval green, training orange to dark red. The built-in
+strategies have fixed colours, so a strategy looks the same in every plot and
+in every report; a strategy this file does not know takes the next free shade
+of its family (by name), and an unknown family a shade of its own. When a
+strategy ran with several models, the model is told apart by the marker,
+never by the colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FIXED = {  # the built-in strategies
+    "majority": "#7f7f7f",
+    "zero-shot": "#1f3b73", "few-shot": "#3a7dc9", "rag": "#7b5ea7",
+    "knn": "#2a9d8f",
+    "head-only": "#f4a261", "lora": "#e76f51", "partial": "#d62828", "full": "#7f0000",
+}
+SPARE = {  # further shades per family, for strategies that are not built in
+    "baseline": ["#b0b0b0", "#4d4d4d"],
+    "prompting": ["#5e9fd8", "#a48cc9", "#16255a"],
+    "retrieval": ["#57cc99", "#1b5e20"],
+    "training": ["#e9c46a", "#b5651d", "#ff7f7f"],
+}
+FAMILIES = ["baseline", "prompting", "retrieval", "training"]  # legends list strategies in this order
+OTHER = ["#8c564b", "#e377c2", "#bcbd22", "#17becf", "#c49c94", "#9467bd"]  # families without a hue
+MARKERS = ["o", "s", "D", "^", "v", "P"]  # matplotlib names; PLOTLY_MARKERS below are the same shapes
+PLOTLY_MARKERS = ["circle", "square", "diamond", "triangle-up", "triangle-down", "cross"]
+
+
+@dataclass
+class Palette:
+    """Colours by strategy, and each strategy's models in a fixed order (for the markers)."""
+
+    colours: dict[str, str] = field(default_factory=dict)
+    models: dict[str, list[str]] = field(default_factory=dict)  # strategy -> its models, most-run first
+    families: dict[str, str] = field(default_factory=dict)
+
+    def order(self, strategy: str, model: str) -> tuple:
+        """Sort key for legends and tables: by family (baseline, prompting, retrieval, training), then name."""
+        family = self.families.get(strategy, "")
+        rank = FAMILIES.index(family) if family in FAMILIES else len(FAMILIES)
+        models = self.models.get(strategy, [])
+        return rank, family, strategy, models.index(model) if model in models else len(models), model
+
+    def colour(self, strategy: str) -> str:
+        return self.colours.get(strategy, OTHER[0])
+
+    def marker(self, strategy: str, model: str, plotly: bool = False) -> str:
+        """The strategy's first (most-run) model is a circle, its second a square, and so on."""
+        models = self.models.get(strategy, [])
+        index = models.index(model) if model in models else 0
+        return (PLOTLY_MARKERS if plotly else MARKERS)[index % len(MARKERS)]
+
+
+def label(strategy: str, model: str | None) -> str:
+    """How a plot names a strategy and model: `lora (all-MiniLM-L6-v2)`."""
+    return strategy if model in (None, "-") else f"{strategy} ({model})"
+
+
+def palette(runs: list[tuple[str, str, str]]) -> Palette:
+    """The palette for (strategy, family, model) triples, one per run."""
+    families = {s: f for s, f, _ in runs}
+    colours, used = {}, set(FIXED.values())
+    for strategy in sorted(families):
+        if strategy in FIXED:
+            colours[strategy] = FIXED[strategy]
+            continue
+        pool = SPARE.get(families[strategy], []) + OTHER
+        colours[strategy] = next((c for c in pool if c not in used), OTHER[len(colours) % len(OTHER)])
+        used.add(colours[strategy])
+    counts: dict[str, dict[str, int]] = {}
+    for strategy, _, model in runs:
+        per = counts.setdefault(strategy, {})
+        per[model] = per.get(model, 0) + 1
+    models = {s: sorted(per, key=lambda m: (-per[m], m)) for s, per in counts.items()}
+    return Palette(colours, models, families)
+
+
+def for_records(records) -> Palette:
+    """The palette of a leaderboard's records (bench.run.records.Record), failed ones included."""
+    return palette([(r.cell.strategy, r.provenance.strategy.family, r.cell.model or "-") for r in records])
