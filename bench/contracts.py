@@ -14,9 +14,10 @@ A *strategy* is a class built as `cls(config, model, context)` with:
 Traits, as class attributes with these defaults: `default_model = None`,
 `family = "other"` (or "baseline", "prompting", "retrieval", "training";
 reports compare prompting with training), `uses_labels = True` (False: never
-reads training labels, so it runs once, not per label budget) and `seeded =
+reads training labels, so it runs once, not per label budget), `seeded =
 True` (False: on the whole training split the seed changes nothing, so it
-runs once, with the first seed).
+runs once, with the first seed) and `search_space = {}` (option name -> the
+values `--tune` may try, next to the options; see bench.run.tuning).
 
 Subclassing `Strategy` gives those defaults and `predict` from
 `predict_proba`; a class that satisfies the contract without inheriting works
@@ -170,8 +171,8 @@ class EpochRow:
     epoch: int
     train_loss: float
     train_accuracy: float
-    val_loss: float
-    val_accuracy: float
+    val_loss: float | None  # None when training ran without a validation split
+    val_accuracy: float | None
     seconds: float
 
 
@@ -214,6 +215,7 @@ class Strategy:
     family: ClassVar[str] = "other"
     uses_labels: ClassVar[bool] = True
     seeded: ClassVar[bool] = True
+    search_space: ClassVar[dict[str, tuple]] = {}
 
     def __init__(self, config: Any, model: str | None = None, context: RunContext | None = None):
         self.config = config
@@ -245,12 +247,14 @@ class StrategyTraits:
     seeded: bool
     default_model: str | None
     has_scores: bool  # defines predict_proba
+    search_space: dict  # option -> values --tune may try; empty: nothing to tune
 
 
 def traits(cls: type) -> StrategyTraits:
     return StrategyTraits(family=getattr(cls, "family", "other"), uses_labels=getattr(cls, "uses_labels", True),
                           seeded=getattr(cls, "seeded", True), default_model=getattr(cls, "default_model", None),
-                          has_scores=callable(getattr(cls, "predict_proba", None)))
+                          has_scores=callable(getattr(cls, "predict_proba", None)),
+                          search_space=dict(getattr(cls, "search_space", {}) or {}))
 
 
 def contract_problems(cls: Any) -> list[str]:
@@ -272,6 +276,11 @@ def contract_problems(cls: Any) -> list[str]:
         problems.append(f"family {found.family!r} is not one of {', '.join(FAMILIES)}")
     if not isinstance(found.uses_labels, bool) or not isinstance(found.seeded, bool):
         problems.append("uses_labels and seeded must be True or False")
+    config = getattr(cls, "Config", None)
+    options = {f.name for f in dataclasses.fields(config)} if dataclasses.is_dataclass(config) else set()
+    for name, values in found.search_space.items():
+        if name not in options or not isinstance(values, tuple) or not values:
+            problems.append(f"search_space[{name!r}] must name a Config option and give a tuple of values")
     return problems
 
 

@@ -1,4 +1,4 @@
-"""Label-scoring throughput and peak memory of the prompting strategies, to compare later work against.
+"""Label-scoring throughput, MFU and peak memory of the prompting strategies, to compare later work against.
 
 Run from the repository root:
 
@@ -12,7 +12,12 @@ default options, on the first N texts of the task's test split. Printed per
 strategy: scored texts per second (N / the time of `predict_proba`, which
 covers tokenising, the shared-prefix pass, batched scoring and calibration),
 prompt tokens per second, mean prompt length, the fit's wall time, the
-process's peak resident memory and, on a GPU, peak allocated GPU memory.
+process's peak resident memory and, on a GPU, peak allocated GPU memory; and
+the achieved FLOP/s over this machine's best matrix rate (MFU), which the
+command measures itself at the start (benchmarks/peak.py). FLOPs counted:
+2 x the non-embedding parameters per token run through the model (the shared
+prefix once, padding left out), 4 x layers x width per token and position of
+attention, and the output layer for the positions whose logits are kept.
 Not a test: numbers move with other load on the machine (and with
 OMP_NUM_THREADS); compare runs taken alike.
 """
@@ -62,12 +67,24 @@ def measure(task: str, strategy: str, model: str | None, examples: int, device: 
 
         gpu_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     tokens = prompt.get("prompt_tokens_mean", 0) * len(texts)
+    flops = scoring_flops(strategy.scorer)
     return {"task": task, "strategy": strategy_name(strategy), "device": device, "examples": len(texts),
+            "gflop_per_second": round(flops / (t2 - t1) / 1e9, 1),
             "examples_per_second": round(len(texts) / (t2 - t1), 2),
             "prompt_tokens_per_second": round(tokens / (t2 - t1), 1),
             "prompt_tokens_mean": prompt.get("prompt_tokens_mean"), "predict_seconds": round(t2 - t1, 2),
             "fit_seconds": round(t1 - t0, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "peak_gpu_mb": gpu_mb, "threads": _threads()}
+
+
+def scoring_flops(scorer) -> float:
+    """FLOPs of the forward passes the scorer ran (see the module docstring)."""
+    config, stats = scorer.model.config, scorer.stats
+    embedding = scorer.model.get_input_embeddings().weight
+    params = sum(p.numel() for p in scorer.model.parameters()) - embedding.numel()  # tied output layer aside
+    width, layers = config.hidden_size, config.num_hidden_layers
+    return (2 * params * stats.forward_tokens + 4 * layers * width * stats.attention_positions
+            + 2 * embedding.numel() * stats.output_rows)
 
 
 def strategy_name(strategy) -> str:
@@ -96,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         print(json.dumps(measure(args.task, args.strategies[0], args.models, args.examples, args.device, args.seed)))
         return 0
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from peak import peak
+
+    machine = peak(args.device if args.device != "auto" else "cpu")
     rows = []
     for strategy in args.strategies:
         cmd = [sys.executable, __file__, "--one", "--task", args.task, "--strategies", strategy,
@@ -109,17 +130,19 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(f"task {args.task}: {args.examples} test texts per strategy, device {rows[0]['device'] if rows else '?'}, "
-          f"{rows[0]['threads'] if rows else '?'} threads")
+          f"{rows[0]['threads'] if rows else '?'} threads; peak matmul {machine['fp32']} GFLOP/s fp32, "
+          f"bf16 {machine['bf16'] or 'not available on this processor'}")
     print(f"{'strategy':<12}{'texts/s':>9}{'tokens/s':>10}{'prompt tok':>11}{'predict s':>10}{'fit s':>7}"
-          f"{'peak RSS MB':>12}{'peak GPU MB':>12}")
+          f"{'GFLOP/s':>9}{'MFU':>6}{'peak RSS MB':>12}{'peak GPU MB':>12}")
     for r in rows:
+        r["mfu"] = round(r["gflop_per_second"] / machine["best"], 3)
         print(f"{r['strategy']:<12}{r['examples_per_second']:>9}{r['prompt_tokens_per_second']:>10}"
               f"{r['prompt_tokens_mean']:>11}{r['predict_seconds']:>10}{r['fit_seconds']:>7}"
-              f"{r['peak_rss_mb']:>12}{str(r['peak_gpu_mb']):>12}")
+              f"{r['gflop_per_second']:>9}{r['mfu']:>6.0%}{r['peak_rss_mb']:>12}{str(r['peak_gpu_mb']):>12}")
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+            json.dump({"peak": machine, "rows": rows}, f, indent=1)
     return 0 if len(rows) == len(args.strategies) else 1
 
 

@@ -1,4 +1,4 @@
-"""Training throughput and peak memory of the trained strategies, to compare later work against.
+"""Training throughput, MFU and peak memory of the trained strategies, to compare later work against.
 
 Run from the repository root:
 
@@ -13,7 +13,15 @@ epochs, with the strategy's other options at their defaults. Printed per
 strategy: training examples per second (examples x epochs / time inside the
 training loop, validation passes included), the whole fit's wall time (model
 load, tokenisation or encoding, training, saving), trainable parameters, the
-process's peak resident memory and, on a GPU, peak allocated GPU memory.
+process's peak resident memory and, on a GPU, peak allocated GPU memory; and,
+for the strategies that train a transformer (full, partial, lora), the
+achieved FLOP/s inside the training loop over this machine's best matrix rate
+(MFU), which the command measures itself at the start (benchmarks/peak.py).
+FLOPs counted per training token (texts as truncated, padding left out):
+2N forward over the N non-embedding parameters, 2N' backward through the N'
+parameters from the lowest trainable one up, and 2T for the weight gradients
+of the T trainable non-embedding parameters (full: 6N; lora about 4N;
+partial 2N + 4T), plus 2N per validation token; attention aside.
 Numbers move with other load on the machine: compare runs taken alike.
 """
 
@@ -55,6 +63,7 @@ def measure(task: str, strategy: str, model: str | None, examples: int, epochs: 
     strategy.fit(data.train, card)
     fit_seconds = time.perf_counter() - started
     training = strategy.extra_info()["training"]  # a bench.contracts.TrainingInfo
+    gflops = training_gflop_per_second(strategy, data.train, card, seed, training)
     gpu_mb = None
     if device.startswith("cuda"):
         import torch
@@ -63,9 +72,29 @@ def measure(task: str, strategy: str, model: str | None, examples: int, epochs: 
     return {"task": task, "strategy": strategy.__class__.__name__, "model": model or strategy.default_model,
             "device": device, "n_train": training.n_train, "epochs": training.epochs_run,
             "examples_per_second": training.train_examples_per_second, "fit_seconds": round(fit_seconds, 1),
-            "trainable_params": strategy.parameter_counts().trainable,
+            "trainable_params": strategy.parameter_counts().trainable, "gflop_per_second": gflops,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "peak_gpu_mb": gpu_mb}
+
+
+def training_gflop_per_second(strategy, pool, card, seed: int, training) -> float | None:
+    """Achieved GFLOP/s inside the training loop (see the module docstring); None for head-only."""
+    from bench.engines import training as engine
+
+    model, tokenizer = getattr(strategy, "model", None), getattr(strategy, "tokenizer", None)
+    if model is None or tokenizer is None:
+        return None
+    fit, val = engine.carve(pool, strategy.config, seed)
+    count = lambda split: sum(min(len(ids), card.max_tokens) for ids in tokenizer(list(split.texts)).input_ids)  # noqa
+    names = [(n, p) for n, p in model.named_parameters() if "embeddings" not in n and "embed_tokens" not in n]
+    first = next((i for i, (_, p) in enumerate(names) if p.requires_grad), len(names))
+    total = sum(p.numel() for _, p in names)
+    above = sum(p.numel() for _, p in names[first:])
+    trained = sum(p.numel() for _, p in names if p.requires_grad)
+    flops = (2 * total + 2 * above + 2 * trained) * count(fit) * training.epochs_run
+    flops += 2 * total * count(val) * training.epochs_run
+    seconds = training.n_train * training.epochs_run / training.train_examples_per_second
+    return round(flops / seconds / 1e9, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,8 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(args.task, args.one, model, args.examples, args.epochs, args.device, args.seed)))
         return 0
 
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from peak import peak
+
+    machine = peak(args.device if args.device != "auto" else "cpu")
+    print(f"peak matmul {machine['fp32']} GFLOP/s fp32, bf16 {machine['bf16'] or 'not available on this processor'}"
+          f" ({machine['threads']} threads)")
     rows = []
-    print(f"{'strategy':<10} {'model':<24} {'ex/s':>8} {'fit s':>8} {'trainable':>12} {'peak RSS MB':>12} {'peak GPU MB':>12}")
+    print(f"{'strategy':<10} {'model':<24} {'ex/s':>8} {'fit s':>8} {'trainable':>12} {'GFLOP/s':>8} {'MFU':>5} "
+          f"{'peak RSS MB':>12} {'peak GPU MB':>12}")
     for model in args.models:
         for strategy in args.strategies:
             cmd = [sys.executable, os.path.abspath(__file__), "--one", strategy, "--task", args.task,
@@ -99,14 +135,18 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             row = json.loads(done.stdout.strip().splitlines()[-1])
             row["strategy"] = strategy
+            row["mfu"] = round(row["gflop_per_second"] / machine["best"], 3) if row["gflop_per_second"] else None
             rows.append(row)
+            mfu = f"{row['mfu']:.0%}" if row["mfu"] is not None else "-"
             print(f"{strategy:<10} {row['model']:<24} {row['examples_per_second']:>8} {row['fit_seconds']:>8} "
-                  f"{row['trainable_params']:>12,} {row['peak_rss_mb']:>12} {str(row['peak_gpu_mb'] or '-'):>12}")
+                  f"{row['trainable_params']:>12,} {str(row['gflop_per_second'] or '-'):>8} {mfu:>5} "
+                  f"{row['peak_rss_mb']:>12} {str(row['peak_gpu_mb'] or '-'):>12}")
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump({"task": args.task, "examples": args.examples, "epochs": args.epochs,
-                       "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": rows}, f, indent=2)
+                       "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "peak": machine, "rows": rows}, f,
+                      indent=2)
     return 0
 
 

@@ -5,4 +5,4 @@ in head_only.py). Installed as `bench.strategies`.
 and the default grid use.
 """
 
-BUILTINS = ("majority", "head_only", "lora", "full", "partial", "zero_shot", "few_shot", "rag", "knn")
+BUILTINS = ("majority", "tfidf", "head_only", "lora", "full", "partial", "zero_shot", "few_shot", "rag", "knn")

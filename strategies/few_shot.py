@@ -41,6 +41,7 @@ class FewShot(Strategy):
     Config = FewShotConfig
     default_model = "SmolLM2-135M-Instruct"
     family = "prompting"
+    search_space = {"k": (1, 2, 4), "calibrate": (True, False)}
 
     def __init__(self, config: FewShotConfig, model: str | None = None, context: RunContext | None = None):
         from bench.engines.scoring import LabelScorer

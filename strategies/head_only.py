@@ -32,6 +32,8 @@ class HeadOnlyConfig(training.TrainingOptions):
     max_seq_length: int = 0  # tokens per text; 0 = the task card's max_tokens
     normalize: bool = True  # L2-normalise embeddings before the head
     epochs: int = 30  # passes over the cached features (cheap: no encoder in the loop)
+    patience: int = 0  # no early stopping: 30 epochs over cached features take a second or two
+    val_fraction: float = 0.1  # share held out to choose the epoch
     min_steps: int = 100  # at least this many optimiser steps, so small label budgets converge too
     learning_rate: float = 1e-2  # peak AdamW learning rate for the head
     batch_size: int = 32  # cached feature rows per optimiser step
@@ -77,28 +79,28 @@ class HeadOnly(Strategy):
     Config = HeadOnlyConfig
     default_model = "all-MiniLM-L6-v2"
     family = "training"
+    search_space = {"C": (0.1, 1.0, 10.0, 100.0)}
 
     def __init__(self, config: HeadOnlyConfig, model: str | None = None, context: RunContext | None = None):
-        from sentence_transformers import SentenceTransformer
-
-        from bench.models.local import local_path
+        from bench.engines.embeddings import Embeddings
 
         super().__init__(config, model, context)
-        self.encoder = SentenceTransformer(local_path(self.model_name), device=self.context.device,
-                                           model_kwargs={"use_safetensors": True})
+        self.embeddings = Embeddings(self.model_name, self.context.device, config.encode_batch_size)
+        self.encoder = self.embeddings.encoder
         self.head = None
         self.info: dict = {}
 
     def _encode(self, texts: Sequence[str]):
-        return self.encoder.encode(list(texts), batch_size=self.config.encode_batch_size,
-                                   normalize_embeddings=self.config.normalize,
-                                   convert_to_tensor=True, show_progress_bar=False).float().cpu()
+        """Sentence embeddings (each text encoded once per model and token budget: bench.engines.embeddings)."""
+        import torch
+
+        return torch.from_numpy(self.embeddings.encode(texts, self.max_tokens, normalize=self.config.normalize).copy())
 
     def fit(self, train: Split, task: TaskCard) -> None:
         from transformers import default_data_collator, set_seed
 
         seed = self.context.seed
-        self.encoder.max_seq_length = self.config.max_seq_length or task.max_tokens
+        self.max_tokens = self.config.max_seq_length or task.max_tokens
         fit_split, val_split = training.carve(train, self.config, seed)
         features = self._encode(fit_split.texts + val_split.texts)  # the only encoder pass over training texts
         rows = [{"features": f, "labels": y} for f, y in zip(features, fit_split.labels + val_split.labels)]

@@ -54,6 +54,7 @@ class Knn(Strategy):
     Config = KnnConfig
     default_model = "all-MiniLM-L6-v2"
     family = "retrieval"
+    search_space = {"k": (1, 4, 8, 16)}
     seeded = False  # the seed changes nothing on the whole training split: one run serves every seed
 
     def __init__(self, config: KnnConfig, model: str | None = None, context: RunContext | None = None):

@@ -55,7 +55,7 @@ class LoraOptions(TrainingOptions):
     dropout: float = 0.05  # dropout on the adapter's input
     target_modules: tuple[str, ...] = ("query", "value")  # module names or roles (query, key, value) to adapt
     full_head: bool = True  # train all above the last block (BERT pooler + classifier); False = classifier only
-    learning_rate: float = 3e-3  # peak AdamW learning rate; adapters want a larger one than full fine-tuning
+    learning_rate: float = 1e-3  # peak AdamW learning rate; adapters want a larger one than full fine-tuning
 
     def __post_init__(self):
         if self.preset:
@@ -89,6 +89,7 @@ def resolve_targets(model, wanted: tuple[str, ...]) -> list[str]:
 class Lora(FineTuned):
     Config = LoraOptions
     default_model = "all-MiniLM-L6-v2"
+    search_space = {"learning_rate": (5e-4, 1e-3, 3e-3)}
 
     def prepare(self, model):
         from peft import LoraConfig, TaskType, get_peft_model

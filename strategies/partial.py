@@ -37,6 +37,7 @@ class PartialConfig(TrainingOptions):
 class Partial(FineTuned):
     Config = PartialConfig
     default_model = "all-MiniLM-L6-v2"
+    search_space = {"learning_rate": (1e-4, 2e-4, 5e-4)}
 
     def prepare(self, model):
         keep = top_blocks_and_head(model, self.config.layers)

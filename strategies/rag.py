@@ -48,6 +48,7 @@ class Rag(Strategy):
     Config = RagConfig
     default_model = "SmolLM2-135M-Instruct"
     family = "prompting"
+    search_space = {"k": (2, 4, 8), "calibrate": (False, True)}
     seeded = False  # the seed changes nothing on the whole training split: one run serves every seed
 
     def __init__(self, config: RagConfig, model: str | None = None, context: RunContext | None = None):

@@ -43,6 +43,10 @@ BAD_INPUT = [
     (["run", "good-study.toml", "--tasks", "spam"], "--tasks: a study file sets its own grids"),
     (["run", "no-such-study.toml"], "study no-such-study.toml does not exist"),
     (["migrate", "--results", "no-such-results"], "no records in no-such-results/records"),
+    (["run", "--tasks", "spam", "--tune", "1"], "give the number of configurations to try per strategy, 2 or more"),
+    (["run", "--tasks", "spam", "--select-only"], "select-only needs tune"),
+    (["tuning", "--results", "no-such-results"], "no records in no-such-results/records"),
+    (["compare", "knn", "rag", "--results", "no-such-results"], "no records in no-such-results/records"),
     (["run", "--tasks", "spam", "--strategies", "few-shot", "--set", "few-shot.k=0"], "k must be >= 1"),
     (["run", "--tasks", "spam", "--strategies", "lora", "--set", "r=0"], "r must be >= 1"),
     (["run", "--tasks", "spam", "--strategies", "lora", "--set", "preset=nope"], "unknown preset 'nope'"),
@@ -52,6 +56,13 @@ BAD_INPUT = [
     (["run", "--tasks", "spam", "--strategies", "knn", "--set", "knn.k=x"], "not a valid int"),
     (["run", "--tasks", "imdb", "--data", f"imdb={PYPROJECT}"], "unsupported type '.toml'"),
     (["report", "--results", "no-such-results"], "no records in no-such-results/records"),
+    (["run", "--tasks", "spam", "--jobs", "0"], "--jobs 0: give how many cells run at once, 1 or more"),
+    (["run", "--tasks", "spam", "--jobs", "-2"], "--jobs -2: give how many cells run at once"),
+    (["run", "--tasks", "spam", "--executor", "ray", "--jobs", "2"], "--jobs is for --executor local"),
+    (["run", "--tasks", "spam", "--ray-address", "127.0.0.1:1"], "give it with --executor ray"),
+    (["run", "--tasks", "spam", "--executor", "ray", "--ray-address", "127.0.0.1:1"],
+     "--ray-address 127.0.0.1:1: no Ray cluster answers there"),
+    (["run", "--tasks", "spam", "--executor", "dask"], "invalid choice: 'dask'"),
 ]
 
 
@@ -73,6 +84,17 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
     assert "Traceback" not in result.stderr + result.stdout
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "results" / "records").exists()  # nothing half-started
+
+
+def test_executor_ray_without_ray_installed_says_how_to_install_it(tmp_path):
+    fake = tmp_path / "no-ray" / "ray"  # an import of ray that fails, as where Ray is not installed
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise ImportError("No module named \'ray\'")\n')
+    result = run_bench("run", "--tasks", "spam", "--executor", "ray", cwd=tmp_path,
+                       env={"PYTHONPATH": str(fake.parent)})
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("bench: error: --executor ray needs Ray, which is not installed here; "
+                                     "install it with pip install 'bench[ray]'")
 
 
 def test_help_ends_with_examples():

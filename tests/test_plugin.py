@@ -53,9 +53,10 @@ def test_the_readme_plugin_installs_and_runs(tmp_path):
         result = run_bench(*args, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         board = (tmp_path / "results" / "LEADERBOARD.md").read_text()
-        rows = {line.split("|")[1].strip(): line for line in board.splitlines() if line.startswith("| ")}
-        accuracy = lambda row: float(rows[row].split("|")[4])
-        assert accuracy("word-vote") > accuracy("majority (baseline)")  # it learned something real
+        rows = {line.split("|")[1].strip().removesuffix(" (baseline)"): line
+                for line in board.splitlines() if line.startswith("| ")}
+        accuracy = lambda row: float(rows[row].split("|")[4].strip(" ≈"))
+        assert accuracy("word-vote") > accuracy("majority") + 5  # it learned something real
 
         off = run_bench(*args, env={"BENCH_DISABLE_PLUGIN_AUTOLOAD": "1"}, cwd=tmp_path)
         assert off.returncode == 2 and "unknown strategy 'word-vote'" in off.stderr

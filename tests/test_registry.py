@@ -119,7 +119,7 @@ def test_a_malformed_plugin_is_one_line_naming_it_and_the_good_one_runs(tmp_path
     good = run_bench("run", "--tasks", str(tmp_path / "reviews.toml"), "--strategies", "first-word",
                      "--results", str(tmp_path / "results"), env=plugins)
     assert good.returncode == 0, good.stderr
-    assert "2 cell(s) run" in " ".join(good.stderr.split())  # the plugin, and the majority baseline
+    assert "3 cell(s) run" in " ".join(good.stderr.split())  # the plugin, and the reference rows
     board = (tmp_path / "results" / "LEADERBOARD.md").read_text()
     rows = {line.split("|")[1].strip(): float(line.split("|")[4].split()[0]) for line in board.splitlines()
             if line.startswith("| ") and not line.startswith("| strategy")}

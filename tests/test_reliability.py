@@ -41,7 +41,7 @@ def test_failing_cells_are_recorded_with_reasons_and_the_grid_goes_on(tmp_path):
     assert result.returncode == 1
     failed = {r.cell.strategy: r.error for r in _all_records(results) if r.status == "failed"}
     ok = {r.cell.strategy for r in _all_records(results) if r.ok}
-    assert ok == {"majority", "sleepy"}
+    assert ok == {"majority", "tfidf", "sleepy"}  # the reference rows, and the one that behaves
     assert "boom in fit" in failed["explode"]
     assert "NaN" in failed["nan-scores"]
     assert "exceeded --max-memory 1500 MB" in failed["hog"]
@@ -59,8 +59,8 @@ def _check_intact(results: Path) -> None:
 @pytest.mark.slow
 def test_sigkill_at_random_moments_never_corrupts_and_the_rerun_finishes(tmp_path):
     card, results = _card(tmp_path), tmp_path / "results"
-    args = ["run", "--tasks", card, "--strategies", "sleepy", "--set", "sleepy.seconds=0.3",
-            "--seeds", *map(str, range(6)), "--results", str(results)]
+    args = ["run", "--tasks", card, "--strategies", "majority", "sleepy", "--no-baseline", "--set",
+            "sleepy.seconds=0.3", "--seeds", *map(str, range(6)), "--results", str(results)]
     rng = random.Random(0)
     trials = 10
     for trial in range(trials):
@@ -85,10 +85,14 @@ def test_sigkill_at_random_moments_never_corrupts_and_the_rerun_finishes(tmp_pat
     assert ran == 12 - len(done_before)
 
 
-def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path):
+@pytest.mark.parametrize("engine", [[], ["--jobs", "2"], ["--executor", "ray"]],
+                         ids=["local", "jobs-2", "ray"])
+def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path, engine):
+    if "ray" in engine:
+        pytest.importorskip("ray", reason="Ray is not installed; `pip install 'bench[ray]'`")
     results = tmp_path / "results"
     proc = _start(["run", "--tasks", _card(tmp_path), "--strategies", "sleepy", "--set", "sleepy.seconds=2",
-                   "--seeds", "0", "1", "2", "3", "--results", str(results)], tmp_path)
+                   "--seeds", "0", "1", "2", "3", "--results", str(results), *engine], tmp_path)
     deadline = time.time() + 120
     while time.time() < deadline and len(_all_records(results)) < 2:
         time.sleep(0.2)
@@ -100,13 +104,33 @@ def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path):
     assert f"interrupted: {finished} cell(s) finished and recorded" in " ".join(err.split())
     _check_intact(results)
     assert not list((results / "records").rglob("*.claim"))
+    assert _left_running(proc.pid) == []  # no worker, and no Ray process of a local instance, outlives the run
+
+
+def _left_running(group: int) -> list[str]:
+    """Processes still alive in a process group (the run's: it was started in a session of its own)."""
+    import psutil
+
+    deadline, alive = time.time() + 15, []
+    while time.time() < deadline:
+        alive = []
+        for p in psutil.process_iter(["name", "status"]):
+            try:
+                if os.getpgid(p.pid) == group and p.info["status"] != psutil.STATUS_ZOMBIE:
+                    alive.append(p.info["name"])
+            except (ProcessLookupError, psutil.Error):
+                pass
+        if not alive:
+            break
+        time.sleep(0.5)
+    return alive
 
 
 @pytest.mark.slow
 def test_two_runs_at_once_neither_corrupt_nor_duplicate(tmp_path):
     card, results = _card(tmp_path), tmp_path / "results"
-    args = ["run", "--tasks", card, "--strategies", "sleepy", "--set", "sleepy.seconds=0.5",
-            "--seeds", *map(str, range(4)), "--results", str(results)]
+    args = ["run", "--tasks", card, "--strategies", "majority", "sleepy", "--no-baseline", "--set",
+            "sleepy.seconds=0.5", "--seeds", *map(str, range(4)), "--results", str(results)]
     procs = [_start(args, tmp_path) for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
@@ -118,10 +142,11 @@ def test_two_runs_at_once_neither_corrupt_nor_duplicate(tmp_path):
 
 def test_a_damaged_record_is_named_and_its_cell_runs_again(tmp_path):
     card, results = _card(tmp_path), tmp_path / "results"
-    assert run_bench("run", "--tasks", card, "--strategies", "majority", "--results", str(results)).returncode == 0
+    assert run_bench("run", "--tasks", card, "--strategies", "majority", "--no-baseline",
+                     "--results", str(results)).returncode == 0
     [path] = list((results / "records").rglob("*.json"))
     path.write_text(path.read_text()[:100])
     report = run_bench("report", "--results", str(results), env={"COLUMNS": "300"})
     assert "damaged record skipped" in report.stdout and path.name in report.stdout
-    again = run_bench("run", "--tasks", card, "--strategies", "majority", "--results", str(results))
+    again = run_bench("run", "--tasks", card, "--strategies", "majority", "--no-baseline", "--results", str(results))
     assert "1 cell(s) run" in " ".join(again.stderr.split())

@@ -31,26 +31,29 @@ def test_majority_on_spam_records_reports_and_skips_on_rerun(tmp_path):
                       "--results", str(results))
     assert first.returncode == 0, first.stderr
     recs = _records(results)
-    assert len(recs) == 2 and {r.cell.seed for r in recs} == {0, 1}
-    r = recs[0]
+    assert sorted((r.cell.strategy, r.cell.seed) for r in recs) == [("majority", 0), ("majority", 1), ("tfidf", 0)]
+    assert [r.gold for r in recs] == [recs[0].gold] * 3 and sum(recs[0].gold) == 128  # the test labels, once each
+    r = next(r for r in recs if r.cell.strategy == "majority")
     assert r.ok and r.metrics.accuracy == pytest.approx(904 / 1032)
     assert r.data.n_test == 1032 and len(r.predictions) == 1032
     assert r.provenance.data_artifact["sha256"].startswith("6894d524")
     assert "torch" in r.provenance.packages and r.provenance.machine["cpu"]
     assert r.card().split_seed == 0 and r.card().source.kind == "packaged-table" and r.cost.peak_rss_mb > 0
     assert "majority" in first.stdout and "87.6" in first.stdout  # the table printed at the end
+    tfidf = next(r for r in recs if r.cell.strategy == "tfidf")
+    assert tfidf.metrics.accuracy > 0.95 and tfidf.provenance.strategy.family == "baseline"  # the classical reference
 
     again = run_bench("run", "--tasks", "spam", "--strategies", "majority", "--seeds", "0", "1",
                       "--results", str(results))
     assert again.returncode == 0
-    assert "0 cell(s) run, 2 already recorded" in " ".join(again.stderr.split())
-    assert len(_records(results)) == 2
+    assert "0 cell(s) run, 3 already recorded" in " ".join(again.stderr.split())
+    assert len(_records(results)) == 3
 
     forced = run_bench("run", "--tasks", "spam", "--strategies", "majority", "--seeds", "0",
                        "--results", str(results), "--force")
     assert forced.returncode == 0
-    assert len(_records(results)) == 3  # the old record is kept beside the new one
-    assert len(load(results).ok) == 2  # the newest per cell counts
+    assert len(_records(results)) == 5  # majority and tfidf re-run; the old records are kept beside the new ones
+    assert len(load(results).ok) == 3  # the newest per cell counts
 
     board = (results / "LEADERBOARD.md").read_text()
     assert "## spam" in board and "majority (baseline)" in board and "87.6 ± 0.0" in board
@@ -191,7 +194,7 @@ def test_a_study_file_runs_its_grids_into_its_folder_and_a_rerun_skips_them(tmp_
                      'budgets = [4]\nbaseline = false\noptions = { "knn.k" = 3 }\n')
     planned = run_bench("run", str(study), "--dry-run", cwd=study.parent)
     assert planned.returncode == 0, planned.stderr
-    assert "3 cell(s) would run, 0 already recorded" in planned.stdout and "knn" in planned.stdout
+    assert "4 cell(s) would run, 0 already recorded" in planned.stdout and "knn" in planned.stdout
     assert not (study.parent / "out").exists()  # a dry run writes nothing
 
     first = run_bench("run", "--study", str(study), "--strategies", "knn", cwd=tmp_path)
@@ -200,10 +203,10 @@ def test_a_study_file_runs_its_grids_into_its_folder_and_a_rerun_skips_them(tmp_
     assert first.returncode == 0, first.stderr
     recs = _records(study.parent / "out")
     assert sorted((r.cell.strategy, r.cell.seed, r.cell.budget) for r in recs) == [
-        ("knn", 0, 4), ("majority", 0, None), ("majority", 1, None)]
+        ("knn", 0, 4), ("majority", 0, None), ("majority", 1, None), ("tfidf", 0, None)]
     assert [r.config.strategy for r in recs if r.cell.strategy == "knn"] == [{"k": 3, "index": "flat"}]
     again = run_bench("run", str(study), cwd=tmp_path)
-    assert "0 cell(s) run, 3 already recorded" in " ".join(again.stderr.split())
+    assert "0 cell(s) run, 4 already recorded" in " ".join(again.stderr.split())
 
 
 def test_written_files_are_readable_like_ordinary_files(tmp_path):

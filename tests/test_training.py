@@ -210,15 +210,23 @@ def test_exploding_loss_fails_the_cell_with_a_reason(tmp_path):
 
 
 @pytest.mark.slow
-def test_head_only_encodes_each_text_once_and_keeps_curves(spam):
+def test_head_only_encodes_each_text_once_and_keeps_curves(spam, tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_EMBEDDING_CACHE", str(tmp_path / "embeddings"))
     card, data = spam
-    strategy = _build("head-only", epochs=3, min_steps=0, val_fraction=0.25)
-    encoded = []
-    real_encode = strategy.encoder.encode
-    strategy.encoder.encode = lambda texts, **kw: encoded.extend(texts) or real_encode(texts, **kw)
     train = _slice(data, 16)
-    strategy.fit(train, card)
-    assert sorted(encoded) == sorted(train.texts)  # once each, not once per epoch
+    runs = []
+    for _ in range(2):  # the second strategy finds every vector in the on-disk cache
+        strategy = _build("head-only", epochs=3, min_steps=0, val_fraction=0.25)
+        encoded = []
+        real_encode = strategy.encoder.encode
+        strategy.encoder.encode = lambda texts, **kw: encoded.extend(texts) or real_encode(texts, **kw)
+        strategy.fit(train, card)
+        in_fit = list(encoded)
+        runs.append((in_fit, encoded, strategy.predict_proba(data.test.texts[:20])))
+        strategy.encoder.encode = real_encode
+    assert sorted(runs[0][0]) == sorted(train.texts)  # once each, not once per epoch
+    assert runs[1][1] == []  # the second time, training and test texts alike come from the cache
+    assert np.array_equal(runs[0][2], runs[1][2])
     info = strategy.extra_info()
     assert [row.epoch for row in info["training"].curves] == [1, 2, 3]
     assert info["artifact"].files == ("head.safetensors",) and info["artifact"].path is None

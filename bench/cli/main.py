@@ -23,6 +23,8 @@ RUN_EXAMPLES = """examples:
   bench run --tasks imdb --data imdb=~/data/aclImdb      # the full IMDb set, local copy
   bench run --tasks my-card.toml --strategies head-only  # your own CSV/JSONL/parquet data
   bench run --tasks spam --set head-only.C=0.5 --force   # change an option, re-measure
+  bench run --tasks imdb spam --jobs 2            # two cells at a time, the cores shared between them
+  bench run --tasks imdb spam --executor ray --ray-address HEAD:6379   # cells as tasks on a Ray cluster
 """
 
 
@@ -77,13 +79,30 @@ def build_parser() -> argparse.ArgumentParser:
                      help="strategy options: OPTION=V for every strategy that has it, or STRATEGY.OPTION=V")
     run.add_argument("--data", nargs="+", action="extend", metavar="TASK=PATH",
                      help="read a task from a local copy (file or folder) instead of its embedded data")
-    run.add_argument("--no-baseline", action="store_true", help="do not add the majority baseline to the grid")
+    run.add_argument("--tune", type=int, metavar="N",
+                     help="choose each tunable strategy's options on its training labels, trying N configurations "
+                          "(see TUNING.md); default: the defaults, untuned")
+    run.add_argument("--select-only", action="store_true",
+                     help="with --tune: choose the options on training labels and stop, without a final fit or "
+                          "the test split (a study of defaults; `bench tuning` tabulates it)")
+    run.add_argument("--no-baseline", action="store_true",
+                     help="do not add the reference rows (majority, tfidf) to the grid")
     run.add_argument("--results", type=Path, metavar="DIR",
                      help="where records and tables go (default: results, or the study file's results)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                      help="auto uses a GPU when there is one (default: auto)")
     run.add_argument("--max-memory", type=float, metavar="MB",
-                     help="fail a cell whose process goes over this resident memory (the grid goes on)")
+                     help="fail a cell whose process goes over this resident memory (the grid goes on); on Ray, "
+                          "also the memory each cell asks for")
+    run.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="local: worker processes on this machine (default); ray: each cell a Ray task, on a "
+                          "local Ray instance or the cluster at --ray-address (pip install 'bench[ray]')")
+    run.add_argument("--jobs", type=int, metavar="N",
+                     help="local executor: cells at a time, this machine's cores shared between them "
+                          "(default: 1 on a machine with fewer than 8 cores or 16 GB)")
+    run.add_argument("--ray-address", metavar="ADDRESS",
+                     help="with --executor ray: the cluster to join (HOST:PORT of its head, or auto); without it "
+                          "a local Ray instance is started for the run")
     run.add_argument("--force", action="store_true", help="re-run cells that are already recorded (keeps the old records)")
     run.add_argument("--dry-run", action="store_true",
                      help="plan the grid and list the cells that would run; run nothing, write nothing")
@@ -101,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print one run's record: results, costs, curves, and the texts it got wrong",
                           description="Print one run: its results and costs, configuration, training curves, "
                           "confusion matrix and wrong predictions. Name it by its run id, a record file, or a filter "
-                          "whose words each match its task, strategy or model, with seed=, budget=, model= and "
-                          "status=; when several runs match, they are listed.",
+                          "whose words each match its task, strategy or model, with seed=, budget=, model=, "
+                          "status= and tuned=; when several runs match, they are listed.",
                           epilog=SHOW_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     show.add_argument("what", nargs="+", metavar="RUN-OR-FILTER",
                       help="a run id, a record .json file, or filter words (spam lora seed=0 budget=8)")
@@ -110,6 +129,30 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the results folder to read (default: results)")
     show.add_argument("--wrong", type=_wrong_limit, default=10, metavar="N|all",
                       help="how many wrong predictions to print (default: 10)")
+
+    compare = sub.add_parser("compare", help="two strategies compared paired: difference, interval, p, disagreements",
+                             description="Compares two rows of a results folder's leaderboard on the same test "
+                             "texts and seeds: the accuracy difference with its 95 %% interval and p-value (paired "
+                             "bootstrap), McNemar's exact test per seed, and the texts they disagree on.",
+                             epilog="examples:\n  bench compare full few-shot --task spam --results leaderboard\n"
+                                    "  bench compare lora rag@SmolLM2-135M-Instruct --task spam --budget 8",
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("a", metavar="A", help="a strategy, or STRATEGY@MODEL")
+    compare.add_argument("b", metavar="B", help="the strategy to compare it with")
+    compare.add_argument("--task", help="the task (needed when the folder holds several)")
+    compare.add_argument("--budget", help="labels per class (default: all)")
+    compare.add_argument("--untuned", action="store_true", help="compare the untuned rows even where tuned ones exist")
+    compare.add_argument("--show", type=int, default=10, metavar="N", help="disagreements to print (default: 10)")
+    compare.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                         help="the results folder to read (default: results)")
+
+    tune = sub.add_parser("tuning", help="the configurations the tuner tried, scored on training labels only",
+                          description="Prints, per strategy, each configuration's mean validation accuracy over the "
+                          "tuned cells of a results folder (the table defaults are chosen from; TUNING.md).",
+                          epilog="examples:\n  bench tuning --results leaderboard/defaults",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    tune.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                      help="the results folder to read (default: results)")
 
     migrate = sub.add_parser("migrate", help="upgrade a results folder's records to this bench's record schema",
                              description="Rewrites records of an older schema in the current one (re-keyed, "
@@ -139,6 +182,14 @@ def main(argv: list[str] | None = None) -> int:
             from bench.cli.show import cmd_show
 
             return cmd_show(args)
+        if args.command == "compare":
+            from bench.cli.compare import cmd_compare
+
+            return cmd_compare(args)
+        if args.command == "tuning":
+            from bench.cli.report import cmd_tuning
+
+            return cmd_tuning(args)
         if args.command == "migrate":
             from bench.cli.report import cmd_migrate
 

@@ -1,4 +1,4 @@
-"""`bench report` (rebuild a results folder's leaderboard) and `bench migrate` (upgrade its records)."""
+"""`bench report` (rebuild a leaderboard), `bench tuning` (its tuning table), `bench migrate` (upgrade records)."""
 
 from __future__ import annotations
 
@@ -38,4 +38,19 @@ def cmd_migrate(args) -> int:
         raise BenchError(f"no records in {results}/records; pass the results folder to upgrade with --results DIR")
     upgraded, current = migrate(results)
     print(f"bench: {upgraded} record(s) upgraded to the current schema, {current} already current, in {results}/records")
+    return 0
+
+
+def cmd_tuning(args) -> int:
+    from bench.report import tuning
+    from bench.report.table import load
+
+    results = results_folder(args.results)
+    if not (results / "records").is_dir():
+        raise BenchError(f"no records in {results}/records; run `bench run --tune N` first or pass --results DIR")
+    board = load(results)
+    rows = tuning.table(board.ok + board.selections)
+    if not rows:
+        raise BenchError(f"no tuned records in {results}/records; run `bench run --tune N`")
+    print(tuning.markdown(rows), end="")
     return 0

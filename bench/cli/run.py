@@ -9,7 +9,7 @@ from bench.data.sampling import ALL
 from bench.errors import BenchError
 from bench.run.grid import DEFAULT_TASKS, GridSpec
 
-GRID_FLAGS = ("tasks", "strategies", "models", "seeds", "budgets", "options", "data")
+GRID_FLAGS = ("tasks", "strategies", "models", "seeds", "budgets", "options", "data", "tune")  # and select_only
 
 
 def grids_from_flags(args) -> tuple[Path, list[GridSpec]]:
@@ -19,8 +19,9 @@ def grids_from_flags(args) -> tuple[Path, list[GridSpec]]:
         raise BenchError("give the study file once (as STUDY.toml or --study STUDY.toml)")
     if study_path is not None:
         used = [f"--{name.replace('options', 'set')}" for name in GRID_FLAGS if getattr(args, name) is not None]
-        if used or args.no_baseline:
-            flags = ", ".join(used + (["--no-baseline"] if args.no_baseline else []))
+        used += [flag for flag, on in (("--no-baseline", args.no_baseline), ("--select-only", args.select_only)) if on]
+        if used:
+            flags = ", ".join(used)
             raise BenchError(f"{flags}: a study file sets its own grids; edit {study_path} instead")
         from bench.run.study import load_study
 
@@ -31,7 +32,8 @@ def grids_from_flags(args) -> tuple[Path, list[GridSpec]]:
                     budgets=tuple(_budget(b) for b in args.budgets or [ALL]),
                     options=tuple(_pair(p, "--set", "NAME=VALUE", "head-only.C=0.5") for p in args.options or []),
                     data=tuple(_pair(p, "--data", "TASK=PATH", "imdb=~/data/aclImdb") for p in args.data or []),
-                    baseline=not args.no_baseline, device=args.device)
+                    baseline=not args.no_baseline, device=args.device, tune=args.tune or 0,
+                    select_only=args.select_only)
     return results_folder(args.results or Path("results")), [spec]
 
 
@@ -51,28 +53,48 @@ def _pair(value: str, flag: str, shape: str, example: str) -> tuple[str, str]:
     return name, rest
 
 
+def executor_from_flags(args):
+    """The engine that runs the cells, its flags checked: worker processes here (--jobs) or Ray tasks."""
+    if args.jobs is not None and args.jobs < 1:
+        raise BenchError(f"--jobs {args.jobs}: give how many cells run at once, 1 or more")
+    if args.executor == "ray":
+        if args.jobs is not None:
+            raise BenchError("--jobs is for --executor local; on Ray each cell asks the cluster for its own CPUs")
+        from bench.run.ray_executor import RayExecutor
+
+        return RayExecutor(args.ray_address, args.max_memory)
+    if args.ray_address:
+        raise BenchError(f"--ray-address {args.ray_address}: give it with --executor ray")
+    from bench.run.executors import LocalProcessExecutor, default_jobs
+
+    return LocalProcessExecutor(args.jobs or default_jobs(), max_memory_mb=args.max_memory)
+
+
 def cmd_run(args, console) -> int:
     from bench.run.grid import build_cells
 
     results, grids = grids_from_flags(args)
     if args.max_memory is not None and args.max_memory <= 0:
         raise BenchError(f"--max-memory {args.max_memory:g}: give a positive number of MB, e.g. --max-memory 4000")
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise BenchError("--device cuda: no CUDA device is visible; use --device cpu or auto")
+    executor = executor_from_flags(args)
     cells = [cell for spec in grids for cell in build_cells(spec)]  # every name and option checked first
     from bench.run.plan import plan
 
     notes: set[str] = set()
-    with console.status("checking tasks and data..."):
-        planned = plan(cells, results, note=notes.add)
-    for text in sorted(notes):
-        console.print(f"[yellow]note[/yellow] {text}")
-    if args.dry_run:
-        return _dry_run(planned, results, args.force)
-    outcome = _run(planned, results, args, console)
+    with console.status(f"starting the {executor.name} executor..."):
+        executor.start()
+    try:
+        for device in sorted({cell.device for cell in cells}):
+            executor.device(device)  # a device no machine has is refused before any data loads
+        with console.status("checking tasks and data..."):
+            planned = plan(cells, results, note=notes.add, device=executor.device)
+        for text in sorted(notes):
+            console.print(f"[yellow]note[/yellow] {text}")
+        if args.dry_run:
+            return _dry_run(planned, results, args.force)
+        outcome = _run(planned, results, args, console, executor)
+    finally:
+        executor.close()
 
     from bench.report.publish import publish
     from bench.report.table import load
@@ -110,10 +132,9 @@ def _dry_run(planned, results: Path, force: bool) -> int:
     return 0
 
 
-def _run(planned, results: Path, args, console):
+def _run(planned, results: Path, args, console, executor):
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from bench.run.executors import LocalProcessExecutor
     from bench.run.runner import run
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -128,9 +149,10 @@ def _run(planned, results: Path, args, console):
                 progress.advance(bar)
             if kind == "failed":
                 progress.console.print(f"[red]failed[/red] {p.label}: {record.error}")
+            elif kind == "ok" and record.metrics is None:
+                progress.console.print(f"[green]done[/green]   {p.label}: chose {record.tuning.chosen}")
             elif kind == "ok":
                 progress.console.print(f"[green]done[/green]   {p.label}: accuracy {record.metrics.accuracy:.3f}")
 
-        return run(planned, results, LocalProcessExecutor(max_memory_mb=args.max_memory), force=args.force,
-                   on_event=on_event)
+        return run(planned, results, executor, force=args.force, on_event=on_event)
 

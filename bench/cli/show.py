@@ -3,7 +3,7 @@
 The run is named by its id (the first characters of its key, as the page and
 `bench report` show them), by a record file, or by a filter: words that must
 each match the run's task, strategy or model (`spam lora`, `spam/lora`), and
-`seed=N`, `budget=N|all`, `model=NAME`, `status=ok|failed`. When several runs
+`seed=N`, `budget=N|all`, `model=NAME`, `status=ok|failed`, `tuned=yes|no`. When several runs
 match, they are listed and nothing is shown; when one matches, its details are
 printed (bench.report.runs), the test split loaded once to name its mistakes.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.cli.flags import results_folder
 from bench.errors import BenchError
 
-FIELDS = ("task", "strategy", "model", "seed", "budget", "status")
+FIELDS = ("task", "strategy", "model", "seed", "budget", "status", "tuned")
 
 
 def cmd_show(args) -> int:
@@ -55,7 +55,7 @@ def _candidates(what: list[str], results: Path) -> list:
     if not (results / "records").is_dir():
         raise BenchError(f"no records in {results}/records; run `bench run` first or pass --results DIR")
     board = load(results)
-    return board.ok + board.failed
+    return board.ok + board.failed + board.selections
 
 
 def select(records: list, what: list[str]) -> list:
@@ -86,6 +86,8 @@ def _value(record, field: str) -> str:
         return "all" if c.budget is None else str(c.budget)
     if field == "status":
         return record.status
+    if field == "tuned":
+        return "yes" if record.tuning is not None else "no"
     if field == "seed":
         return str(c.seed)
     return (getattr(c, field) or "-").lower()
@@ -98,14 +100,15 @@ def _list(found: list):
     from bench.report.runs import run_id
 
     table = Table(title="matching runs", title_justify="left")
-    for header in ("run", "task", "strategy", "model", "budget", "seed", "status", "acc %"):
+    for header in ("run", "task", "strategy", "model", "budget", "seed", "tuned", "status", "acc %"):
         table.add_column(header)
     for r in sorted(found, key=lambda r: (r.cell.task, r.cell.strategy, str(r.cell.model), str(r.cell.budget),
                                           r.cell.seed)):
         c = r.cell
         accuracy = f"{100 * r.metrics.accuracy:.1f}" if r.metrics else "-"
         table.add_row(*(Text(str(v)) for v in (run_id(r), c.task, c.strategy, c.model or "-",
-                                               "all" if c.budget is None else c.budget, c.seed, r.status, accuracy)))
+                                               "all" if c.budget is None else c.budget, c.seed,
+                                               "yes" if r.tuning is not None else "", r.status, accuracy)))
     return table
 
 
@@ -136,8 +139,10 @@ def render(detail, wrong_limit: int | None) -> list:
                            f"{row.val_loss:.4f}", f"{100 * row.val_accuracy:.1f}", f"{row.seconds:.1f}",
                            style="bold" if row.epoch == r.training.best_epoch else None)
         out += [curves, Text(f"kept epoch {r.training.best_epoch} (bold): {r.training.best_rule}", style="dim")]
+    if detail.tuning:
+        out.append(_pairs("tuning", detail.tuning))
     if detail.trials:
-        trials = Table(title="tuning trials", title_justify="left")
+        trials = Table(title="tuning trials (validation on training labels), best first", title_justify="left")
         keys = list(dict.fromkeys(k for t in detail.trials for k in t))
         for key in keys:
             trials.add_column(Text(key))
@@ -157,13 +162,13 @@ def render(detail, wrong_limit: int | None) -> list:
         shown = detail.wrong if wrong_limit is None else detail.wrong[:wrong_limit]
         out.append(Text(f"wrong predictions: {len(detail.wrong)} of {len(r.predictions)}", style="bold"))
         for w in shown:
-            text = " ".join(w.text.split())
+            text = " ".join(w.text.split()) if w.text is not None else "(the text could not be loaded)"
             line = Text(f"#{w.index} {detail.label(w.gold)} -> {detail.label(w.predicted)}: ", style="cyan")
             out.append(line.append(Text(text if len(text) <= 240 else text[:237] + "...", style="default")))
         if len(shown) < len(detail.wrong):
             out.append(Text(f"... and {len(detail.wrong) - len(shown)} more (--wrong all)", style="dim"))
     if detail.note:
-        out.append(Text(f"test texts not shown: {detail.note}", style="yellow"))
+        out.append(Text(f"missing: {detail.note}", style="yellow"))
     return out
 
 

@@ -54,7 +54,8 @@ def budget_sample(split: Split, per_class: int | None, seed: int) -> Split:
 
 
 def validation_split(train: Split, fraction: float, cap: int, seed: int) -> tuple[Split, Split]:
-    """The training split capped to `cap` examples (0 = no cap), and a validation split held out of it.
+    """The training split capped to `cap` examples (0 = no cap), and a validation split held out of it
+    (empty when `fraction` is 0).
 
     The validation split gets `fraction` of the capped pool, rounded up, and at
     least one example per class, so small label budgets (8 per class) still have
@@ -67,6 +68,8 @@ def validation_split(train: Split, fraction: float, cap: int, seed: int) -> tupl
     try:
         if cap and cap < len(idx):
             idx, _ = train_test_split(idx, train_size=cap, random_state=seed, stratify=[train.labels[i] for i in idx])
+        if not fraction:
+            return Split([train.texts[i] for i in idx], [train.labels[i] for i in idx]), Split([], [])
         n_val = max(n_classes, math.ceil(fraction * len(idx)))
         fit_idx, val_idx = train_test_split(idx, test_size=n_val, random_state=seed,
                                             stratify=[train.labels[i] for i in idx])

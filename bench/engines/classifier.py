@@ -119,14 +119,17 @@ class FineTuned(Strategy):
         import numpy as np
         import torch
 
+        from bench.run.device import inference_batch_scale
+
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
         order = sorted(range(len(texts)), key=lambda i: len(encoded["input_ids"][i]))
         device = next(self.model.parameters()).device
+        size = self.config.eval_batch_size * inference_batch_scale(str(device))  # larger on a GPU
         out = np.zeros((len(texts), self.model.config.num_labels), dtype=np.float64)
         self.model.eval()
         with torch.inference_mode():
-            for start in range(0, len(order), self.config.eval_batch_size):
-                ids = order[start:start + self.config.eval_batch_size]
+            for start in range(0, len(order), size):
+                ids = order[start:start + size]
                 batch = self.tokenizer.pad([{k: encoded[k][i] for k in encoded.keys()} for i in ids],
                                            return_tensors="pt")
                 logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits

@@ -57,12 +57,12 @@ class Retriever:
     """Embeds texts and finds the nearest training examples."""
 
     def __init__(self, embedder: str = "all-MiniLM-L6-v2", device: str = "cpu", batch_size: int = 64):
-        from sentence_transformers import SentenceTransformer
-
+        from bench.engines.embeddings import Embeddings
         from bench.models.catalogue import canonical_name, provenance
-        from bench.models.local import local_path
 
-        self.encoder = SentenceTransformer(local_path(embedder), device=device, model_kwargs={"use_safetensors": True})
+        self.embeddings = Embeddings(embedder, device, batch_size)
+        self.encoder = self.embeddings.encoder
+        self.max_tokens = 256
         self.identity = {"embedder": provenance(canonical_name(embedder))}
         self.kind = "flat"
         self.batch_size = batch_size
@@ -73,11 +73,11 @@ class Retriever:
     def count_long(self, texts: Sequence[str]) -> int:
         """How many texts exceed the embedder's token budget (they are cut to it)."""
         lengths = self.encoder.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]
-        return sum(len(ids) > self.encoder.max_seq_length for ids in lengths)
+        return sum(len(ids) > self.max_tokens for ids in lengths)
 
     def embed(self, texts: Sequence[str]):
-        return self.encoder.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                   convert_to_numpy=True, show_progress_bar=False).astype("float32")
+        """Unit vectors of the texts (each encoded once per model and token budget: bench.engines.embeddings)."""
+        return self.embeddings.encode(texts, self.max_tokens, normalize=True)
 
     def key(self, train: Split) -> str:
         digest = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode())
@@ -96,7 +96,7 @@ class Retriever:
         if kind not in INDEX_KINDS:
             raise BenchError(f"unknown index kind {kind!r}; use one of {', '.join(INDEX_KINDS)}")
         self.kind = kind
-        self.encoder.max_seq_length = max_tokens
+        self.max_tokens = max_tokens
         self.identity.update(max_tokens=max_tokens, kind=kind)
         self.truncated["train"] = self.count_long(train.texts)
         key = self.key(train)
@@ -165,5 +165,5 @@ class Retriever:
     def summary(self) -> dict:
         if self.info is None:
             return {}
-        return {**asdict(self.info), "embedder_token_budget": self.encoder.max_seq_length,
+        return {**asdict(self.info), "embedder_token_budget": self.max_tokens,
                 "truncated_by_embedder": dict(self.truncated)}

@@ -14,7 +14,10 @@ Scoring is the hot path, so:
 - only the last position's logits are computed (`logits_to_keep=1`); that one
   pass scores every single-token label, and labels of several tokens continue
   from the same cache (one extra short pass over all labels at once);
-- everything runs under `torch.inference_mode()`, in float32.
+- everything runs under `torch.inference_mode()`: in float32 on the CPU, in
+  bfloat16 on a GPU that supports it (log-probabilities are taken in float32),
+  with batches as many times larger as the GPU's memory allows
+  (bench.run.device.inference_batch_scale).
 
 Contextual calibration (Zhao et al. 2021) scores a content-free text ("N/A") in
 the same prompt and divides its label probabilities out.
@@ -43,6 +46,11 @@ class ScoringStats:
     prompt_tokens: list[int] = field(default_factory=list)  # per scored text, shared part included
     truncated_texts: int = 0
     truncated_demonstrations: int = 0
+    # the work done, for throughput and MFU (benchmarks/scoring.py): tokens through the model (the shared
+    # prefix once, padding left out), the sum of their positions (what attention costs), and output rows
+    forward_tokens: int = 0
+    attention_positions: int = 0
+    output_rows: int = 0
 
 
 class LabelScorer:
@@ -50,21 +58,20 @@ class LabelScorer:
 
     def __init__(self, model: str, device: str = "cpu", batch_tokens: int = 2048, max_batch: int = 16):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from bench.models.local import local_path
+        from bench.models.local import causal_lm
+        from bench.run.device import bf16_supported, inference_batch_scale
 
-        path = local_path(model)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
+        self.dtype = torch.bfloat16 if bf16_supported(device) else torch.float32
+        try:  # shared by every scorer of this process
+            self.tokenizer, self.model = causal_lm(model, device, str(self.dtype).removeprefix("torch."))
         except (OSError, ValueError) as exc:
             raise BenchError(f"could not load causal LM {model!r} ({str(exc).splitlines()[0][:120]}); "
                              "give a local folder with safetensors weights or a known name (see `bench ls`)") from None
-        self.model.to(device).eval()
         self.device = device
-        self.batch_tokens = batch_tokens
-        self.max_batch = max_batch
+        scale = inference_batch_scale(device)  # batch sizes are the CPU's; a GPU takes larger ones
+        self.batch_tokens = batch_tokens * scale
+        self.max_batch = max_batch * scale
         tok = self.tokenizer
         self.pad_id = next(i for i in (self.model.config.pad_token_id, tok.pad_token_id, tok.eos_token_id, 0)
                            if i is not None)
@@ -179,6 +186,7 @@ class LabelScorer:
             ids = torch.tensor([prefix], device=self.device)
             cache = self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
             self._prefix_cache = (prefix, cache)
+            self._count(len(prefix), 0, 1)
         return self._prefix_cache[1]
 
     def _score_batch(self, prefix_cache, n_prefix: int, seqs: list[Sequence[int]]):
@@ -192,6 +200,8 @@ class LabelScorer:
             mask[r, S - len(s):] = 1
         positions = (n_prefix + mask.cumsum(1) - 1).clamp(min=n_prefix)
         attention = torch.cat([torch.ones((B, n_prefix), dtype=torch.long), mask], dim=1)
+        for s in seqs:
+            self._count(len(s), n_prefix, 1)
         cache = copy.deepcopy(prefix_cache)
         cache.batch_repeat_interleave(B)
         multi = max(len(t) for t in self.label_ids) > 1
@@ -220,10 +230,19 @@ class LabelScorer:
         dev = self.device
         attention = torch.cat([attention.repeat_interleave(K, dim=0), torch.ones((B * K, C), dtype=torch.long)], 1)
         positions = next_positions.repeat_interleave(K)[:, None] + torch.arange(C)
+        for start in next_positions.tolist():
+            for _ in range(K):
+                self._count(C, start, C)
         logits = self.model(input_ids=inputs.repeat(B, 1).to(dev), attention_mask=attention.to(dev),
                             position_ids=positions.to(dev), past_key_values=cache).logits
         logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.repeat(B, 1).to(dev)[..., None])[..., 0]
         return (logp * valid.repeat(B, 1).to(dev)).sum(-1).view(B, K)
+
+    def _count(self, tokens: int, start: int, rows: int) -> None:
+        """Tally `tokens` run at positions start, start+1, ... and `rows` output positions."""
+        self.stats.forward_tokens += tokens
+        self.stats.attention_positions += tokens * start + tokens * (tokens - 1) // 2
+        self.stats.output_rows += rows
 
     def summary(self) -> dict:
         """Prompt sizes and truncation (and, when calibrated, the uncalibrated answers), for the record."""
@@ -234,7 +253,9 @@ class LabelScorer:
                 "truncated_texts": self.stats.truncated_texts,
                 "truncated_demonstrations": self.stats.truncated_demonstrations,
                 "text_token_budget": self.text_budget, "demonstration_token_budget": self.demo_budget,
-                "chat_template": self.chat, "label_tokens": [len(t) for t in self.label_ids], **extra}
+                "chat_template": self.chat, "label_tokens": [len(t) for t in self.label_ids],
+                "dtype": str(self.dtype).removeprefix("torch."), "batch_tokens": self.batch_tokens,
+                "max_batch": self.max_batch, **extra}
 
 
 def _normalize(logp):

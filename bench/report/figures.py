@@ -17,6 +17,8 @@ import json
 from bench.data import sampling
 from bench.report.analysis import pareto_front
 from bench.report.palette import Palette, label
+from bench.report.plots import VARIANT, variant
+from bench.report.table import row_key
 
 LAYOUT = {"template": "none", "font": {"family": "system-ui, sans-serif", "size": 12}, "hovermode": "closest",
           "margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "legend": {"font": {"size": 11}},
@@ -24,8 +26,9 @@ LAYOUT = {"template": "none", "font": {"family": "system-ui, sans-serif", "size"
 AXIS = {"gridcolor": "#e6e6e6", "zeroline": False, "linecolor": "#999", "showline": True}
 
 
-def _name(strategy: str, model: str) -> str:
-    return html.escape(label(strategy, model))
+def _name(key: tuple) -> str:
+    """A (strategy, model, options, tuned) as the legend and hover text name it, HTML-escaped."""
+    return html.escape(label(*key))
 
 
 def _as_json(fig) -> dict:
@@ -33,27 +36,28 @@ def _as_json(fig) -> dict:
 
 
 def budget_figure(rows, runs: dict, colours: Palette) -> dict:
-    """Accuracy against labels per class: a line per strategy and model (dashed: uses no labels).
-    `runs`: (strategy, model, budget) -> the ids of its runs."""
+    """Accuracy against labels per class: a line per table row's variant (dashed: uses no labels).
+    `runs`: a table row's key (bench.report.table.row_key) -> the ids of its runs."""
     import plotly.graph_objects as go
 
     names = sorted(rows.budget.unique(), key=sampling.order)
     ticks = [b if b == sampling.ALL else f"{b} / class" for b in names]
     fig = go.Figure()
-    groups = sorted(rows.groupby(["strategy", "model"], sort=False), key=lambda item: colours.order(*item[0]))
-    for (strategy, model), group in groups:
+    groups = sorted(rows.groupby(VARIANT, sort=False), key=lambda item: colours.order(*item[0]))
+    for key, group in groups:
+        strategy = key[0]
         group = group.sort_values("budget", key=lambda s: s.map(sampling.order))
         free = not group.uses_labels.iloc[0]
-        keys = [runs.get((strategy, model, b), [""])[0] for b in group.budget]
+        keys = [runs.get(row_key(row), [""])[0] for _, row in group.iterrows()]
         if free:  # the same at every budget
             group, keys = group.iloc[[0] * len(names)].assign(budget=names), keys[:1] * len(names)
         std = group.accuracy_std.fillna(0).to_numpy()
         fig.add_trace(go.Scatter(
             x=[ticks[names.index(b)] for b in group.budget], y=(100 * group.accuracy).round(2).tolist(),
             error_y={"type": "data", "array": (100 * std).round(2).tolist(), "visible": not free, "thickness": 1},
-            mode="lines+markers", name=_name(strategy, model),
+            mode="lines+markers", name=_name(key),
             line={"color": colours.colour(strategy), "dash": "dash" if free else "solid", "width": 2},
-            marker={"symbol": colours.marker(strategy, model, plotly=True), "size": 8,
+            marker={"symbol": colours.marker(*key, plotly=True), "size": 8,
                     "color": "white" if free else colours.colour(strategy),
                     "line": {"color": colours.colour(strategy), "width": 1.5}},
             customdata=[[k, int(s)] for k, s in zip(keys, group.seeds)],
@@ -71,7 +75,7 @@ def cost_figure(rows, runs: dict, colours: Palette) -> dict:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    rows = rows.iloc[sorted(range(len(rows)), key=lambda i: colours.order(rows.strategy.iloc[i], rows.model.iloc[i]))]
+    rows = rows.iloc[sorted(range(len(rows)), key=lambda i: colours.order(*variant(rows.iloc[i])))]
     seconds = (rows.fit_seconds.fillna(0) + rows.predict_seconds.fillna(0)).clip(lower=1e-3).round(3).tolist()
     memory = rows.peak_rss_mb.fillna(0).clip(lower=1).round(1).tolist()
     accuracy = (100 * rows.accuracy).round(2).tolist()
@@ -80,13 +84,13 @@ def cost_figure(rows, runs: dict, colours: Palette) -> dict:
     for col, cost in ((1, seconds), (2, memory)):
         front = set(pareto_front(list(zip(cost, accuracy))))
         for i, (_, row) in enumerate(rows.iterrows()):
-            name = _name(row.strategy, row.model)
+            name = _name(variant(row))
             fig.add_trace(go.Scatter(
                 x=[cost[i]], y=[accuracy[i]], mode="markers", name=name, legendgroup=name, showlegend=col == 1,
-                marker={"symbol": colours.marker(row.strategy, row.model, plotly=True), "size": 12 if i in front else 10,
+                marker={"symbol": colours.marker(*variant(row), plotly=True), "size": 12 if i in front else 10,
                         "color": colours.colour(row.strategy),
                         "line": {"color": "black" if i in front else "white", "width": 2 if i in front else 1}},
-                customdata=[[runs.get((row.strategy, row.model, row.budget), [""])[0], seconds[i], memory[i],
+                customdata=[[runs.get(row_key(row), [""])[0], seconds[i], memory[i],
                              _round(row.fit_seconds), _round(row.predict_seconds), "yes" if i in front else "no"]],
                 hovertemplate=("<b>%{fullData.name}</b><br>accuracy %{y:.1f} %<br>fit %{customdata[3]} s + predict "
                                "%{customdata[4]} s<br>peak %{customdata[2]:,.0f} MB<br>on the Pareto front: "
@@ -115,7 +119,10 @@ def curves_figure(curves) -> dict:
                                          ("train_accuracy", "train accuracy", "solid", "#1f3b73", 2),
                                          ("val_accuracy", "validation accuracy", "dash", "#e76f51", 2)):
         scale = 100 if col == 2 else 1
-        fig.add_trace(go.Scatter(x=epochs, y=[round(scale * getattr(row, key), 4) for row in curves],
+        values = [getattr(row, key) for row in curves]  # validation values are None without a validation split
+        if all(v is None for v in values):
+            continue
+        fig.add_trace(go.Scatter(x=epochs, y=[None if v is None else round(scale * v, 4) for v in values],
                                  mode="lines+markers", name=name, line={"dash": dash, "color": colour},
                                  hovertemplate=f"{name}, epoch %{{x}}: %{{y:.3f}}<extra></extra>"), row=1, col=col)
     fig.update_layout({**LAYOUT, "height": 300, "legend": {"orientation": "h", "y": -0.3}})

@@ -46,7 +46,6 @@ def load_all(records: list[Record]) -> dict[str, Gold | Unavailable]:
 
 def load(records: list[Record], fingerprint: str) -> Gold | Unavailable:
     """The test split of data whose fingerprint is `fingerprint`, from the first card among `records` that gives it."""
-    from bench.data.cards import Described, from_json
     from bench.data.loading import resolve
 
     reasons = []
@@ -61,9 +60,9 @@ def load(records: list[Record], fingerprint: str) -> Gold | Unavailable:
         reasons.append(f"the data of task {card.name} as loaded here has fingerprint {data.fingerprint[:12]}, "
                        f"not the records' {fingerprint[:12]} (the data changed since they ran)")
     if not reasons:
-        card = from_json(records[0].config.task)
-        source = card.source.describe() if isinstance(card.source, Described) else "its source"
-        reasons.append(f"{source} is known here only by its description and no task named {card.name} is registered")
+        name = records[0].cell.task
+        reasons.append(f"the records describe the data of task {name} but not how to load it, and no task of that "
+                       "name is registered")
     return Unavailable("; ".join(dict.fromkeys(reasons)))
 
 
@@ -79,7 +78,11 @@ def _candidates(records: list[Record]):
         if blob in seen:
             continue
         seen.add(blob)
-        card = from_json(record.config.task)
+        try:
+            card = from_json(record.config.task)
+        except Exception:  # noqa: BLE001: a card this bench cannot rebuild; the registered task may still do
+            described.append(record.cell.task)
+            continue
         if isinstance(card.source, Described):
             described.append(card.name)
         else:

@@ -31,7 +31,9 @@ from bench.data import sampling
 from bench.files import write_text
 from bench.report import analysis, figures, gold, runs
 from bench.report.palette import for_records
-from bench.report.table import COLUMNS, Leaderboard, curve_rows, fmt, main_rows, rows_for
+from bench.report.plots import VARIANT, variant
+from bench.report.table import (COLUMNS, Leaderboard, curve_rows, display_name, flat, fmt, main_rows, row_key,
+                                rows_for)
 from bench.run.records import Record
 
 NOISE = "not better than the best row beyond noise (seed spread and test-set bootstrap)"
@@ -47,16 +49,18 @@ def page(board: Leaderboard, results: Path) -> str:
     import jinja2
     import plotly.offline
 
-    everything = board.ok + board.failed
+    everything = board.ok + board.failed + board.selections
     colours = for_records(everything)
     golds = gold.load_all(board.ok)
-    details = {}
-    order = lambda r: (r.cell.task, colours.order(r.cell.strategy, r.cell.model or "-"),  # noqa: E731
-                       sampling.size(r.cell.budget), r.cell.seed, r.ok)
+    details, keys = {}, {}
+    order = lambda r: (r.cell.task, colours.order(*variant(flat(r))), sampling.size(r.cell.budget),  # noqa: E731
+                       r.cell.seed, r.status)
     for record in sorted(everything, key=order):
-        details[runs.run_id(record)] = runs.detail(record, golds.get(record.data.fingerprint) if record.data else None)
-    tasks = [_task(i, name, board, details, colours) for i, name in enumerate(_task_names(board))]
-    data = {"tasks": {t["id"]: t.pop("json") for t in tasks},
+        split = golds.get(record.data.fingerprint) if record.data else None
+        d = runs.detail(record, split)
+        details[d.id], keys[d.id] = d, row_key(flat(record))
+    tasks = [_task(i, name, board, details, keys, colours) for i, name in enumerate(_task_names(board))]
+    data = {"tasks": {t["id"]: t.pop("json") for t in tasks}, "texts": _texts(details.values()),
             "runs": {rid: _run_json(d, colours) for rid, d in details.items()}}
     folder = resources.files("bench.report") / "page"
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -80,7 +84,7 @@ def content_security_policy(scripts: list[str]) -> str:
 
     hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts)
     return (f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; img-src data: blob:; "
-            "font-src data:; base-uri 'none'")
+            "font-src data:; base-uri 'none'; form-action 'none'")
 
 
 def script_json(value) -> str:
@@ -93,77 +97,118 @@ def script_json(value) -> str:
 
 
 def _task_names(board: Leaderboard) -> list[str]:
-    return sorted(set(board.tasks()) | {r.cell.task for r in board.failed})
+    return sorted(set(board.tasks()) | {r.cell.task for r in board.failed + board.selections})
 
 
-def _task(index: int, name: str, board: Leaderboard, details: dict, colours) -> dict:
-    """One task's tables (rendered by the template) and its figures and texts (carried as JSON)."""
+def _texts(details) -> dict:
+    """The wrong texts of every run, once each: data fingerprint -> test index -> text."""
+    out: dict[str, dict[str, str]] = {}
+    for d in details:
+        for w in d.wrong:
+            if w.text is not None:
+                out.setdefault(d.record.data.fingerprint[:16], {})[str(w.index)] = w.text
+    return out
+
+
+def _task(index: int, name: str, board: Leaderboard, details: dict, keys: dict, colours) -> dict:
+    """One task's tables (rendered by the template) and its figures (carried as JSON)."""
     table = board.table
     rows = table[table.task == name] if not table.empty else table
     records = [d for d in details.values() if d.record.cell.task == name]
-    by_row: dict[tuple, list[str]] = {}
+    by_row: dict[tuple, list[str]] = {}  # a table row's key -> its runs (one per seed)
     for d in sorted(records, key=lambda d: d.record.cell.seed):
-        if d.record.ok:
-            c = d.record.cell
-            by_row.setdefault((c.strategy, c.model or "-", sampling.name(c.budget)), []).append(d.id)
+        if d.record.ok and d.record.metrics is not None:
+            by_row.setdefault(keys[d.id], []).append(d.id)
     out = {"id": f"task-{index}", "name": name, "about": "", "crossover": None, "leaderboard": None, "curve": None,
-           "figures": [], "runs": _runs_table(records, colours), "failed": sum(not d.record.ok for d in records)}
-    texts = {}
-    for d in records:
-        texts.update({str(w.index): w.text for w in d.wrong})
-    out["json"] = {"name": name, "figures": {}, "texts": texts}
-    first = next((d.record for d in records if d.record.ok), None)
-    if first is not None and first.data is not None:
+           "figures": [], "runs": _runs_table(records, colours), "failed": sum(not d.record.ok for d in records),
+           "selections": sum(d.record.ok and d.record.metrics is None for d in records), "baseline": True,
+           "json": {"name": name, "figures": {}}}
+    first = next((d.record for d in records if d.record.ok and d.record.data is not None), None)
+    if first is not None:
         out["about"] = (f"{first.config.task.get('description', '')}. Train {first.data.n_train_pool}, "
                         f"test {first.data.n_test}; data: {first.data.source}; fingerprint {first.data.fingerprint[:12]}.")
     notes = {d.note for d in records if d.record.ok and d.note}
     out["data_note"] = "; ".join(sorted(notes)) or None
     if rows.empty:
         return out
-    out["leaderboard"] = _leaderboard(main_rows(table, name), rows_for(table, name), by_row, colours)
+    main = main_rows(table, name)
+    out["baseline"] = bool(main.baseline.any())
+    out["leaderboard"] = _leaderboard(board, main, rows_for(table, name), by_row, colours)
     if rows.budget.nunique() > 1:
         head, body = curve_rows(table, name)
+        groups = [key for key, _ in rows.groupby(VARIANT, sort=False)]  # curve_rows' rows, in its order
         out["curve"] = {"headers": [(h, "text" if i < 2 else "num") for i, h in enumerate(head)],
                         "rows": [{"cells": [(c, _number(c) if i >= 2 else c) for i, c in enumerate(cells)],
-                                  "runs": [], "classes": "", "colour": colours.colour(cells[0])} for cells in body]}
+                                  "runs": _largest(rows, key, by_row), "classes": "", "title": "",
+                                  "colour": colours.colour(key[0])} for key, cells in zip(groups, body)]}
         out["json"]["figures"]["budget"] = figures.budget_figure(rows, by_row, colours)
         out["figures"].append(("budget", "Accuracy by label budget (mean ± std over seeds; dashed: uses no labels)"))
-    out["json"]["figures"]["cost"] = figures.cost_figure(main_rows(table, name), by_row, colours)
+    out["json"]["figures"]["cost"] = figures.cost_figure(main, by_row, colours)
     out["figures"].append(("cost", "Accuracy against cost with all labels; the Pareto front is the dashed step"))
-    cross = analysis.crossover(rows.to_dict("records"), name)
+    cross = analysis.crossover(rows.to_dict("records"), name, board.compare)
     out["crossover"] = cross.sentence() if cross is not None else None
     return out
 
 
-def _leaderboard(main, formatted: list[list[str]], by_row: dict, colours) -> dict:
-    headers = [("strategy", "text"), ("model", "text"), ("seeds", "num")] + [(c[1], "num") for c in COLUMNS]
+def _largest(rows, key: tuple, by_row: dict) -> list[str]:
+    """The runs of a variant's largest label budget (what a click on its budget-table row opens)."""
+    mine = rows[(rows[VARIANT] == list(key)).all(axis=1)]
+    top = max(mine.budget, key=sampling.order)
+    return by_row.get(row_key(mine[mine.budget == top].iloc[0]), [])
+
+
+def _leaderboard(board: Leaderboard, main, formatted: list[list[str]], by_row: dict, colours) -> dict:
+    """The main table; "vs best" is each row's accuracy gap to the best row, paired where the records allow."""
+    headers = ([("strategy", "text"), ("model", "text"), ("seeds", "num")] + [(c[1], "num") for c in COLUMNS]
+               + [("vs best", "num")])
+    best = main.loc[main.accuracy.idxmax()]
     out = []
     for (_, row), cells in zip(main.iterrows(), formatted):
-        sort = [row.strategy, row.model, int(row.seeds)] + [_value(row[c[0]]) for c in COLUMNS]
-        shown = [row.strategy, row.model] + cells[2:]
-        out.append({"cells": list(zip(shown, sort)), "runs": by_row.get((row.strategy, row.model, row.budget), []),
-                    "classes": " ".join(k for k, on in (("baseline", row.baseline), ("within-noise", row.within_noise))
-                                        if on), "colour": colours.colour(row.strategy)})
+        gap, why = _versus(board, best, row)
+        sort = [display_name(row), row.model, int(row.seeds)] + [_value(row[c[0]]) for c in COLUMNS] + [gap[1]]
+        shown = [display_name(row).replace(" (baseline)", ""), row.model] + cells[2:] + [gap[0]]
+        out.append({"cells": list(zip(shown, sort)), "runs": by_row.get(row_key(row), []), "title": why,
+                    "classes": " ".join(k for k, on in (("baseline", row.baseline), ("within-noise", row.within_noise),
+                                                        ("tuned", row.tuned)) if on),
+                    "colour": colours.colour(row.strategy)})
     return {"headers": headers, "rows": out}
+
+
+def _versus(board: Leaderboard, best, row) -> tuple[tuple[str, float | str], str]:
+    """((shown, sort value), hover text): the row's accuracy minus the best row's, in points."""
+    if row.name == best.name:
+        return ("best", 0.0), "the best row of this table"
+    gap = 100 * (row.accuracy - best.accuracy)
+    test = board.compare(row, best)
+    if test is None:
+        noise = "beyond noise" if analysis.beyond_noise(best, row) else "within noise"
+        return (f"{gap:+.1f}", gap), (f"{gap:+.1f} points against the best row, {noise} (unpaired: seed spread and "
+                                      "test-set bootstrap; these records keep no gold labels to pair them)")
+    shown = f"{100 * test.difference:+.1f} [{100 * test.low:+.1f}, {100 * test.high:+.1f}]"
+    return (shown, 100 * test.difference), (f"against the best row: {test.sentence()}; "
+                                            f"{'beyond noise' if test.beyond_noise else 'within noise'}")
 
 
 def _runs_table(details: list, colours) -> dict:
     headers = [("strategy", "text"), ("model", "text"), ("labels / class", "num"), ("seed", "num"),
-               ("status", "text"), ("accuracy", "num"), ("macro-F1", "num"), ("fit s", "num"), ("predict s", "num"),
-               ("peak MB", "num"), ("wrong", "num"), ("run", "text")]
+               ("status", "text"), ("accuracy", "num"), ("macro-F1", "num"), ("tune s", "num"), ("fit s", "num"),
+               ("predict s", "num"), ("peak MB", "num"), ("wrong", "num"), ("run", "text")]
     out = []
     for d in details:
         r = d.record
         m, c = r.metrics, r.cost
-        values = [(r.cell.strategy, r.cell.strategy), (r.cell.model or "-", r.cell.model or "-"),
-                  (sampling.name(r.cell.budget), r.cell.budget if r.cell.budget is not None else 10**9), (str(r.cell.seed), r.cell.seed),
-                  (r.status, r.status), (fmt(m.accuracy, "pct") if m else "-", _value(m.accuracy if m else None)),
+        status = r.status if m is not None or not r.ok else "selected (not tested)"
+        name = r.cell.strategy + (" (tuned)" if r.tuning is not None else "")
+        values = [(name, name), (r.cell.model or "-", r.cell.model or "-"),
+                  (sampling.name(r.cell.budget), sampling.size(r.cell.budget)), (str(r.cell.seed), r.cell.seed),
+                  (status, status), (fmt(m.accuracy, "pct") if m else "-", _value(m.accuracy if m else None)),
                   (fmt(m.macro_f1, "pct") if m else "-", _value(m.macro_f1 if m else None)),
-                  (fmt(c.fit_seconds, "sec"), _value(c.fit_seconds)), (fmt(c.predict_seconds, "sec"),
-                                                                      _value(c.predict_seconds)),
+                  (fmt(c.tune_seconds, "sec"), _value(c.tune_seconds)),
+                  (fmt(c.fit_seconds, "sec"), _value(c.fit_seconds)),
+                  (fmt(c.predict_seconds, "sec"), _value(c.predict_seconds)),
                   (fmt(c.peak_rss_mb, "mb"), _value(c.peak_rss_mb)),
                   (str(len(d.wrong)) if d.confusion else "-", len(d.wrong) if d.confusion else ""), (d.id, d.id)]
-        out.append({"cells": values, "runs": [d.id], "classes": "failed" if not r.ok else "",
+        out.append({"cells": values, "runs": [d.id], "classes": "failed" if not r.ok else "", "title": "",
                     "colour": colours.colour(r.cell.strategy)})
     return {"headers": headers, "rows": out}
 
@@ -175,13 +220,16 @@ def _run_json(d: runs.RunDetail, colours) -> dict:
     if training is not None:
         curves = training.pop("curves")
         training["figure"] = figures.curves_figure(r.training.curves) if curves else None
-    return {"title": runs.title(r), "task": r.cell.task, "status": r.status, "colour": colours.colour(r.cell.strategy),
-            "family": r.provenance.strategy.family, "summary": runs.summary(r), "error": r.error,
-            "traceback": r.traceback, "config": dataclasses.asdict(r.config), "training": training,
-            "provenance": dataclasses.asdict(r.provenance), "extra": runs.summarised(r.extra),
-            "calibration": d.calibration, "trials": d.trials, "labels": list(d.labels), "confusion": d.confusion,
-            "wrong": [[w.index, w.gold, w.predicted if 0 <= w.predicted < len(d.labels) else -1]
-                      for w in d.wrong], "note": d.note}
+    provenance = dataclasses.asdict(r.provenance)
+    return {"title": runs.title(r) + (" / tuned" if r.tuning is not None else ""), "task": r.cell.task,
+            "status": r.status, "colour": colours.colour(r.cell.strategy), "family": r.provenance.strategy.family,
+            "summary": runs.summary(r), "error": r.error, "traceback": r.traceback,
+            "config": dataclasses.asdict(r.config), "training": training, "provenance": provenance,
+            "extra": runs.summarised(r.extra), "calibration": d.calibration, "tuning": d.tuning, "trials": d.trials,
+            "labels": list(d.labels), "confusion": d.confusion,
+            "data": r.data.fingerprint[:16] if r.data else None,
+            "wrong": [[w.index, w.gold, w.predicted if 0 <= w.predicted < len(d.labels) else -1] for w in d.wrong],
+            "note": d.note}
 
 
 def _machine(ok: list[Record]) -> str:

@@ -56,7 +56,7 @@ def markdown(board: Leaderboard, results: Path) -> str:
             lines.append("| " + " | ".join(head) + " |")
             lines.append("|---|---|" + "---:|" * (len(head) - 2))
             lines += ["| " + " | ".join(md_escape(c) for c in cells) + " |" for cells in body]
-        cross = analysis.crossover(task_rows.to_dict("records"), task)
+        cross = analysis.crossover(task_rows.to_dict("records"), task, board.compare)
         if cross is not None:
             lines += ["", f"**Crossover.** {md_escape(cross.sentence())}"]
         for kind, caption in plots.CAPTIONS.items():

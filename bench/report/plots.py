@@ -7,8 +7,8 @@ strategies at the largest label budget. Files go to the results folder's plots/
 and LEADERBOARD.md links them.
 
 Every strategy keeps one colour in every plot (bench.report.palette: the hue
-says its family); a strategy run with several models tells them apart by
-marker and line style. Names are in a legend beside the axes, never written
+says its family); a strategy run in several variants (models, changed
+options, tuned) tells them apart by the marker. Names are in a legend beside the axes, never written
 over the points.
 """
 
@@ -20,12 +20,20 @@ from bench.data import sampling
 from bench.files import replace_atomically
 from bench.report.analysis import pareto_front
 from bench.report.palette import MARKERS, Palette, for_records, label
-from bench.report.table import Leaderboard, main_rows
+from bench.report.table import Leaderboard, flat, main_rows
 from bench.run.records import Record
 from bench.run.store import slug
 
 CAPTIONS = {"budget": "accuracy vs labels per class", "cost": "accuracy vs cost, Pareto front marked",
             "curves": "training and validation curves"}
+
+
+VARIANT = ["strategy", "model", "options", "tuned"]  # a line or point of its own (a table row, budgets aside)
+
+
+def variant(row) -> tuple:
+    """A table row's (strategy, model, options, tuned), as the palette and the legend take them."""
+    return tuple(row[k] for k in VARIANT)
 
 
 def file_name(task: str, kind: str) -> str:
@@ -68,18 +76,18 @@ def budget_plot(rows, task: str, path: Path, colours: Palette | None = None) -> 
     names = sorted(rows.budget.unique(), key=sampling.order)
     x = {b: i for i, b in enumerate(names)}
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    groups = rows.groupby(["strategy", "model"], sort=False)
-    for (strategy, model), group in sorted(groups, key=lambda item: colours.order(*item[0])):
+    groups = rows.groupby(VARIANT, sort=False)
+    for key, group in sorted(groups, key=lambda item: colours.order(*item[0])):
         group = group.sort_values("budget", key=lambda s: s.map(sampling.order))
-        style = dict(color=colours.colour(strategy), label=label(strategy, model))
+        style = dict(color=colours.colour(key[0]), label=label(*key), marker=colours.marker(*key))
         if not group.uses_labels.iloc[0]:  # label-free: the same at every budget
             ax.plot(range(len(names)), [100 * group.accuracy.iloc[0]] * len(names), linestyle="--", linewidth=1.5,
-                    marker=colours.marker(strategy, model), markerfacecolor="white", markersize=5, **style)
+                    markerfacecolor="white", markersize=5, **style)
             continue
         xs = [x[b] for b in group.budget]
         ys = 100 * group.accuracy.to_numpy()
         err = 100 * group.accuracy_std.fillna(0).to_numpy()
-        ax.errorbar(xs, ys, yerr=err, marker=colours.marker(strategy, model), capsize=3, markersize=5, **style)
+        ax.errorbar(xs, ys, yerr=err, capsize=3, markersize=5, **style)
     ax.set_xticks(range(len(names)), names)
     ax.set_xlabel("labelled examples per class")
     ax.set_ylabel("test accuracy (%)")
@@ -93,7 +101,7 @@ def cost_plot(rows, task: str, path: Path, colours: Palette | None = None) -> Pa
     plt = _pyplot()
     colours = colours or Palette()
     rows = main_rows(rows, task)
-    rows = rows.iloc[sorted(range(len(rows)), key=lambda i: colours.order(rows.strategy.iloc[i], rows.model.iloc[i]))]
+    rows = rows.iloc[sorted(range(len(rows)), key=lambda i: colours.order(*variant(rows.iloc[i])))]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     seconds = (rows.fit_seconds.fillna(0) + rows.predict_seconds.fillna(0)).clip(lower=1e-3).to_numpy()
     memory = rows.peak_rss_mb.fillna(0).clip(lower=1).to_numpy()
@@ -103,8 +111,8 @@ def cost_plot(rows, task: str, path: Path, colours: Palette | None = None) -> Pa
         front = set(pareto_front(list(zip(cost, acc))))
         for i, (_, row) in enumerate(rows.iterrows()):
             ax.scatter(cost[i], acc[i], s=60 if i in front else 40, color=colours.colour(row.strategy),
-                       marker=colours.marker(row.strategy, row.model), edgecolors="black" if i in front else "none",
-                       linewidths=1.2, zorder=3, label=label(row.strategy, row.model))
+                       marker=colours.marker(*variant(row)), edgecolors="black" if i in front else "none",
+                       linewidths=1.2, zorder=3, label=label(*variant(row)))
         pts = sorted((cost[i], acc[i]) for i in front)
         ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="black", linestyle="--",
                 linewidth=1, zorder=2, label="Pareto front (ringed points)")
@@ -119,27 +127,29 @@ def cost_plot(rows, task: str, path: Path, colours: Palette | None = None) -> Pa
 
 
 def curves_plot(records: list[Record], task: str, path: Path, colours: Palette | None = None) -> Path:
-    """One row per trained strategy and model: loss (train solid, validation dashed) and validation accuracy,
-    in the strategy's colour, one marker per seed."""
+    """One row per trained strategy and variant (model, options, tuned): loss (train solid, validation dashed)
+    and validation accuracy, in the strategy's colour, one marker per seed."""
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
     colours = colours or Palette()
-    groups: dict[tuple[str, str], list[Record]] = {}
-    for record in sorted(records, key=lambda r: (colours.order(r.cell.strategy, r.cell.model or "-"), r.cell.seed)):
-        groups.setdefault((record.cell.strategy, record.cell.model or "-"), []).append(record)
+    groups: dict[tuple, list[Record]] = {}
+    for record in sorted(records, key=lambda r: (colours.order(*variant(flat(r))), r.cell.seed)):
+        groups.setdefault(variant(flat(record)), []).append(record)
     seeds = sorted({r.cell.seed for r in records})
+    nan = float("nan")
     fig, axes = plt.subplots(len(groups), 2, figsize=(10, 2.6 * len(groups) + 0.6), squeeze=False)
-    for ((strategy, model), runs), (loss_ax, acc_ax) in zip(groups.items(), axes):
-        colour, name = colours.colour(strategy), label(strategy, model)
+    for (key, runs), (loss_ax, acc_ax) in zip(groups.items(), axes):
+        colour, name = colours.colour(key[0]), label(*key)
         for record in runs:
             history, seed = record.training.curves, record.cell.seed
             marker = MARKERS[seeds.index(seed) % len(MARKERS)]
             epochs = [h.epoch for h in history]
             loss_ax.plot(epochs, [h.train_loss for h in history], "-", color=colour, marker=marker, markersize=4)
-            loss_ax.plot(epochs, [h.val_loss for h in history], "--", color=colour, marker=marker, markersize=4)
-            acc_ax.plot(epochs, [100 * h.val_accuracy for h in history], color=colour, marker=marker, markersize=4,
-                        label=f"seed {seed}")
+            loss_ax.plot(epochs, [nan if h.val_loss is None else h.val_loss for h in history], "--", color=colour,
+                         marker=marker, markersize=4)
+            acc_ax.plot(epochs, [nan if h.val_accuracy is None else 100 * h.val_accuracy for h in history],
+                        color=colour, marker=marker, markersize=4, label=f"seed {seed}")
         loss_ax.set(ylabel="loss", title=f"{name}: train (solid), validation (dashed) loss")
         acc_ax.set(ylabel="validation accuracy (%)", title=f"{name}: validation accuracy")
         acc_ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)

@@ -1,15 +1,13 @@
 """One run in detail: what the page's details view and `bench show` print about a record.
 
 From the record alone: its metrics, costs, configuration, provenance, training
-curves, calibration error and tuning trials. With the task's test split
-(bench.report.gold): the confusion matrix (rows gold, columns predicted), the
-texts it got wrong, and for a calibrated prompting run the accuracy it would
-have had without calibration. Without the split, `note` says why those are
-missing.
-
-Tuning trials are read from `extra["trials"]` or `extra["tuning"]["trials"]`
-(a list of objects, one per trial: its options and its score), whichever a
-strategy reports.
+curves, calibration error, how its options were tuned (`record.tuning`: the
+protocol and every trial, scored on training labels only), and, where the
+record keeps its gold labels, the confusion matrix (rows gold, columns
+predicted). With the task's test split (bench.report.gold): the texts it got
+wrong, the confusion matrix of an older record without gold labels, and for a
+calibrated prompting run the accuracy it would have had without calibration.
+Without the split, `note` says what is missing and why.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ class Wrong:
     index: int  # position in the test split
     gold: int  # label ids (RunDetail.labels names them)
     predicted: int
-    text: str
+    text: str | None  # None: the test split could not be loaded here
 
 
 @dataclass
@@ -37,8 +35,9 @@ class RunDetail:
     confusion: list[list[int]] | None = None  # [gold][predicted]
     wrong: list[Wrong] = field(default_factory=list)
     calibration: list[tuple[str, str]] = field(default_factory=list)  # (what, value) rows
-    trials: list[dict] = field(default_factory=list)
-    note: str | None = None  # why the confusion matrix and wrong texts are missing
+    tuning: list[tuple[str, str]] = field(default_factory=list)  # how the options were chosen, as (what, value) rows
+    trials: list[dict] = field(default_factory=list)  # one per configuration tried: column -> value as shown
+    note: str | None = None  # what of the confusion matrix and wrong texts is missing, and why
 
     def label(self, label: int) -> str:
         return self.labels[label] if 0 <= label < len(self.labels) else f"label {label} (out of range)"
@@ -51,23 +50,41 @@ def run_id(record: Record) -> str:
     return f"{record.key[:12]}-failed-{re.sub(r'[^0-9]', '', record.provenance.finished_at or '')[:14] or 'x'}"
 
 
-def detail(record: Record, gold: Gold | Unavailable | None) -> RunDetail:
-    out = RunDetail(record, run_id(record), trials=trials(record))
+def detail(record: Record, split: Gold | Unavailable | None) -> RunDetail:
+    """`split`: the task's test split as bench.report.gold loaded it (or why it could not), None if not tried."""
+    out = RunDetail(record, run_id(record), tuning=tuning(record), trials=trials(record))
     predictions = record.predictions
-    if isinstance(gold, Unavailable):
-        out.note = f"the test texts could not be loaded: {gold.reason}"
-    elif not record.ok or predictions is None:
-        out.note = "the run kept no predictions" if record.ok else None
-    elif gold is None:
-        out.note = "the run holds no data fingerprint to find its test split by"
-    elif len(predictions) != len(gold.labels):
-        out.note = f"the run holds {len(predictions)} predictions for {len(gold.labels)} test texts"
+    if not record.ok or record.metrics is None:  # failed, or a --select-only choice: nothing was tested
+        return out
+    loaded = split if isinstance(split, Gold) else None
+    if loaded is not None and predictions is not None and len(predictions) != len(loaded.labels):
+        out.note = f"the run holds {len(predictions)} predictions for {len(loaded.labels)} test texts"
+        loaded = None
+    if loaded is not None and record.gold is not None and list(record.gold) != list(loaded.labels):
+        out.note = "the test split loaded here does not have the gold labels the run recorded"
+        loaded = None
+    labels = record.gold if record.gold is not None else (loaded.labels if loaded is not None else None)
+    if predictions is None:
+        out.note = "the run kept no predictions"
+    elif labels is None or len(labels) != len(predictions):
+        out.note = out.note or _why(split)
     else:
-        out.labels = gold.label_names
-        out.confusion = confusion(predictions, gold.labels, len(out.labels))
-        out.wrong = [Wrong(i, y, p, gold.texts[i]) for i, (y, p) in enumerate(zip(gold.labels, predictions)) if p != y]
-    out.calibration = calibration(record, gold if isinstance(gold, Gold) and not out.note else None)
+        out.labels = loaded.label_names if loaded is not None else tuple(record.config.task.get("labels", ()))
+        out.confusion = confusion(predictions, labels, len(out.labels))
+        out.wrong = [Wrong(i, y, p, loaded.texts[i] if loaded is not None else None)
+                     for i, (y, p) in enumerate(zip(labels, predictions)) if p != y]
+        if loaded is None:
+            out.note = out.note or f"{_why(split)}; the texts it got wrong are listed by number only"
+    out.calibration = calibration(record, loaded)
     return out
+
+
+def _why(split: Gold | Unavailable | None) -> str:
+    if isinstance(split, Unavailable):
+        return f"the test texts could not be loaded: {split.reason}"
+    if split is None:
+        return "the run holds no data fingerprint to find its test split by"
+    return "the test split does not match the run's predictions"
 
 
 def title(record: Record) -> str:
@@ -90,7 +107,8 @@ def summary(record: Record) -> list[tuple[str, str]]:
         rows += [(f"F1 {name}", f"{fmt(value, 'pct')} %") for name, value in m.per_class_f1.items()]
     rows += [(what, fmt(value, kind) + unit) for what, value, kind, unit in (
         ("trainable parameters", c.trainable_params, "count", ""), ("total parameters", c.total_params, "count", ""),
-        ("fit", c.fit_seconds, "sec", " s"), ("predict", c.predict_seconds, "sec", " s"),
+        ("tune", c.tune_seconds, "sec", " s"), ("fit", c.fit_seconds, "sec", " s"),
+        ("predict", c.predict_seconds, "sec", " s"),
         ("peak memory", c.peak_rss_mb, "mb", " MB"), ("memory before the strategy", c.baseline_rss_mb, "mb", " MB"),
         ("peak GPU memory", c.peak_gpu_mb, "mb", " MB")) if value is not None]
     if d is not None:
@@ -106,6 +124,11 @@ def summary(record: Record) -> list[tuple[str, str]]:
     if record.artifact is not None:
         a = record.artifact
         rows.append(("saved weights", f"{a.path or 'not kept'} ({a.bytes / 1e6:.2f} MB, {a.format})"))
+    p = record.provenance.placement
+    if p is not None:
+        where = ", ".join(x for x in (p.executor, p.host, p.gpu or p.device,
+                                      f"{p.threads} threads" if p.threads else None) if x)
+        rows.append(("ran on", where + (f" (retried: {'; '.join(p.retries)})" if p.retries else "")))
     rows.append(("finished", record.provenance.finished_at or "?"))
     return rows
 
@@ -132,17 +155,40 @@ def calibration(record: Record, gold: Gold | None) -> list[tuple[str, str]]:
     return rows
 
 
+def tuning(record: Record) -> list[tuple[str, str]]:
+    """How the options were chosen (bench.run.tuning), as (what, value) rows; none for an untuned run."""
+    t = record.tuning
+    if t is None:
+        return []
+    return [("protocol", t.protocol), ("chosen", _options(t.chosen)), ("final fit with", _options(t.refit)),
+            ("configurations tried", str(len(t.trials))), ("tuning time", f"{t.seconds:.1f} s"),
+            ("scored on", "training labels only (the test split is never read while tuning)")]
+
+
 def trials(record: Record) -> list[dict]:
-    found = record.extra.get("trials")
-    if found is None and isinstance(record.extra.get("tuning"), dict):
-        found = record.extra["tuning"].get("trials")
-    return [t for t in found if isinstance(t, dict)] if isinstance(found, list) else []
+    """Every configuration the tuner tried, best first: options, mean and per-fold validation accuracy, time."""
+    t = record.tuning
+    if t is None:
+        return []
+    out = []
+    for trial in sorted(t.trials, key=lambda trial: -trial.score):
+        row = {"options": _options(trial.options), "validation accuracy %": f"{100 * trial.score:.1f}",
+               "per fold %": ", ".join(f"{100 * s:.1f}" for s in trial.scores), "seconds": f"{trial.seconds:.1f}"}
+        if trial.best_epochs:
+            row["epochs kept"] = ", ".join(str(e) for e in trial.best_epochs)
+        row["chosen"] = "chosen" if trial.options == t.chosen else ""
+        out.append(row)
+    return out
+
+
+def _options(options: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "(defaults)"
 
 
 def summarised(value, limit: int = 12):
     """`extra` as shown: long lists become a count and their first values (the predictions are shown elsewhere)."""
     if isinstance(value, dict):
-        return {k: summarised(v, limit) for k, v in value.items() if k not in ("trials",)}
+        return {k: summarised(v, limit) for k, v in value.items()}
     if isinstance(value, (list, tuple)) and len(value) > limit:
         return f"{len(value)} values: {', '.join(str(v) for v in value[:limit])}, ..."
     return value

@@ -11,13 +11,16 @@ Markdown, the terminal, the CSV and the plots are all drawn from that one
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.data import sampling
-from bench.report import analysis
+from bench.report import analysis, paired
 from bench.run import store
 from bench.run.records import Record
 
@@ -26,6 +29,7 @@ COLUMNS = [  # (key in the row, header, short header for the terminal, format)
     ("macro_f1", "macro-F1", "F1 %", "pct"),
     ("trainable_params", "trainable params", "trained", "count"),
     ("total_params", "total params", "total", "count"),
+    ("tune_seconds", "tune s", "tune s", "sec"),
     ("fit_seconds", "fit s", "fit s", "sec"),
     ("predict_seconds", "predict s", "pred s", "sec"),
     ("peak_rss_mb", "peak MB", "peak MB", "mb"),
@@ -34,13 +38,22 @@ COLUMNS = [  # (key in the row, header, short header for the terminal, format)
 
 @dataclass
 class Leaderboard:
-    ok: list[Record]  # the newest ok record of every cell
+    ok: list[Record]  # the newest ok record of every cell that was tested
     failed: list[Record]
     damaged: list[store.Damaged]
-    table: Any = field(repr=False)  # pandas DataFrame: one aggregated row per (task, strategy, model, budget)
+    table: Any = field(repr=False)  # pandas DataFrame: one row per (task, strategy, model, budget, tuned)
+    selections: list[Record] = field(default_factory=list)  # --select-only cells: a choice, no test result
 
     def tasks(self) -> list[str]:
         return [] if self.table.empty else sorted(self.table.task.unique())
+
+    def records_of(self, row) -> list[Record]:
+        """The records aggregated into a table row (one per seed)."""
+        return [r for r in self.ok if row_key(flat(r)) == row_key(row)]
+
+    def compare(self, a, b):
+        """Row a against row b, paired over test items and seeds (bench.report.paired), or None."""
+        return paired.compare(self.records_of(a), self.records_of(b))
 
 
 def load(results: Path) -> Leaderboard:
@@ -55,8 +68,16 @@ def load(results: Path) -> Leaderboard:
                 newest[item.key] = item
         else:
             failed.append(item)
-    ok = list(newest.values())
-    return Leaderboard(ok, failed, damaged, aggregate(ok))
+    ok = [r for r in newest.values() if r.metrics is not None]
+    selections = [r for r in newest.values() if r.metrics is None]
+    return Leaderboard(ok, failed, damaged, aggregate(ok), selections)
+
+
+ROW = ("task", "strategy", "model", "options", "budget", "tuned")  # what makes a table row; seeds are aggregated
+
+
+def row_key(row) -> tuple:
+    return tuple(row[k] for k in ROW)
 
 
 def flat(record: Record) -> dict:
@@ -65,36 +86,67 @@ def flat(record: Record) -> dict:
     low, high = metrics.accuracy_ci95 if metrics else (math.nan, math.nan)
     info = record.provenance.strategy
     return {"task": record.cell.task, "strategy": record.cell.strategy, "model": record.cell.model or "-",
-            "budget": sampling.name(record.cell.budget), "family": info.family, "uses_labels": info.uses_labels,
+            "options": changed_options(record.cell.strategy, record.config.strategy),
+            "budget": sampling.name(record.cell.budget), "tuned": record.tuning is not None,
+            "family": info.family, "uses_labels": info.uses_labels,
             "test_se": (high - low) / (2 * 1.96), "seed": record.cell.seed,
             "accuracy": metrics.accuracy if metrics else None, "macro_f1": metrics.macro_f1 if metrics else None,
             "trainable_params": cost.trainable_params, "total_params": cost.total_params,
-            "fit_seconds": cost.fit_seconds, "predict_seconds": cost.predict_seconds, "peak_rss_mb": cost.peak_rss_mb,
+            "tune_seconds": cost.tune_seconds, "fit_seconds": cost.fit_seconds,
+            "predict_seconds": cost.predict_seconds, "peak_rss_mb": cost.peak_rss_mb,
             "n_train": data.n_train if data else None, "n_test": data.n_test if data else None,
             "device": record.config.device}
 
 
+@functools.cache
+def _defaults(strategy: str) -> dict | None:
+    from bench.registry import STRATEGIES
+
+    try:
+        return json.loads(json.dumps(dataclasses.asdict(STRATEGIES.get(strategy).Config())))
+    except Exception:  # a strategy no longer installed: its records keep their full options
+        return None
+
+
+def changed_options(strategy: str, config: dict) -> str:
+    """The options in which a record's configuration differs from the strategy's defaults, as "k=v, ..."."""
+    defaults = _defaults(strategy)
+    return ", ".join(f"{k}={v}" for k, v in sorted(config.items())
+                     if defaults is None or defaults.get(k, object()) != v)
+
+
 def aggregate(ok: list[Record]):
-    """One row per (task, strategy, model, budget): mean and std over seeds, best first."""
+    """One row per (task, strategy, model, budget, tuned): mean and std over seeds, best first.
+
+    A row is marked `within_noise` when the task's best row (with all labels) does not beat it beyond
+    noise: by a paired test over the same test texts and seeds (bench.report.paired) where the records
+    keep their gold labels, else by the unpaired rule of bench.report.analysis.
+    """
     import pandas as pd
 
     frame = pd.DataFrame([flat(r) for r in ok])
     if frame.empty:
         return frame
     metrics = [c[0] for c in COLUMNS] + ["n_train", "n_test", "test_se"]
-    grouped = frame.groupby(["task", "strategy", "model", "budget", "family", "uses_labels"], sort=False)
+    grouped = frame.groupby([*ROW, "family", "uses_labels"], sort=False)
     mean = grouped[metrics].mean()
     std = grouped[["accuracy", "macro_f1", "fit_seconds", "predict_seconds", "peak_rss_mb"]].std(ddof=1)
     table = mean.join(std.add_suffix("_std")).join(grouped.seed.nunique().rename("seeds")).reset_index()
-    table["baseline"] = table.strategy == "majority"
+    table["baseline"] = table.family == "baseline"
     table["within_noise"] = False
+    by_row: dict[tuple, list[Record]] = {}
+    for record in ok:
+        by_row.setdefault(row_key(flat(record)), []).append(record)
     for task in table.task.unique():  # mark rows that the best row does not beat beyond noise
         main = table[(table.task == task) & (table.budget == sampling.ALL)]
         if main.empty:
             continue
         best = main.loc[main.accuracy.idxmax()]
         for i, row in main.iterrows():
-            table.loc[i, "within_noise"] = i != best.name and not analysis.beyond_noise(best, row)
+            if i == best.name:
+                continue
+            test = paired.compare(by_row[row_key(best)], by_row[row_key(row)])
+            table.loc[i, "within_noise"] = (not test.beyond_noise) if test else not analysis.beyond_noise(best, row)
     order = ["task", "accuracy", "strategy", "model", "budget"]  # ties broken by name, whatever the record order
     return table.sort_values(order, ascending=[True, False, True, True, True], kind="mergesort").reset_index(drop=True)
 
@@ -121,6 +173,12 @@ def fmt(value, kind: str, std=None) -> str:
     return str(value)
 
 
+def display_name(row) -> str:
+    """A row's strategy as tables show it: "lora (tuned)", "majority (baseline)", "knn [k=8]"."""
+    return (row.strategy + (f" [{row.options}]" if row.options else "") + (" (tuned)" if row.tuned else "")
+            + (" (baseline)" if row.baseline else ""))
+
+
 def main_rows(table, task: str):
     """The rows of the main table: every strategy with all its labels (budget "all")."""
     rows = table[(table.task == task) & (table.budget == sampling.ALL)]
@@ -130,7 +188,7 @@ def main_rows(table, task: str):
 def rows_for(table, task: str) -> list[list[str]]:
     out = []
     for _, row in main_rows(table, task).iterrows():
-        cells = [row.strategy + (" (baseline)" if row.baseline else ""), row.model, str(int(row.seeds))]
+        cells = [display_name(row), row.model, str(int(row.seeds))]
         for key, _, _, kind in COLUMNS:
             text = fmt(row[key], kind, row.get(f"{key}_std") if int(row.seeds) > 1 else None)
             cells.append(text + (" ≈" if key == "accuracy" and row.within_noise else ""))
@@ -143,10 +201,10 @@ def curve_rows(table, task: str) -> tuple[list[str], list[list[str]]]:
     rows = table[table.task == task]
     names = sorted(rows.budget.unique(), key=sampling.order)
     out = []
-    for (strategy, model), group in rows.groupby(["strategy", "model"], sort=False):
+    for _, group in rows.groupby(["strategy", "model", "options", "tuned"], sort=False):
         by_budget = {r.budget: r for _, r in group.iterrows()}
         label_free = not group.uses_labels.iloc[0]
-        cells = [strategy, model]
+        cells = [display_name(group.iloc[0]).replace(" (baseline)", ""), group.model.iloc[0]]
         for b in names:
             r = by_budget.get(b) if not label_free else group.iloc[0]
             cells.append(fmt(r.accuracy, "pct", r.accuracy_std if int(r.seeds) > 1 else None) if r is not None else "-")

@@ -32,7 +32,7 @@ def rich_tables(board: Leaderboard, only: set[tuple[str, str, str, str]] | None 
             for cells in body:
                 curve.add_row(*cells)
             out.append(curve)
-        cross = analysis.crossover(table[table.task == task].to_dict("records"), task)
+        cross = analysis.crossover(table[table.task == task].to_dict("records"), task, board.compare)
         if cross is not None:
             out.append(cross.sentence())
     return out

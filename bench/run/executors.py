@@ -1,22 +1,33 @@
-"""How cells get run: the executor interface and the local, one-process-per-cell one.
+"""How cells get run: the executor interface, a cell's worker process, and the local executor.
 
 An executor takes jobs (a planned cell's payload for the worker, plus where
-its log goes) and yields each job with the worker's result dict. The runner
-owns everything else (skipping, claims, records), so another engine can run
-the same cells by implementing `map`, without touching strategies or tasks.
+its log goes) and yields each job with the worker's result dict, in the
+order they finish. The runner owns everything else (skipping, claims,
+records), so another engine can run the same cells by implementing `map`,
+without touching strategies or tasks: bench.run.ray_executor is one.
+
+Every engine runs a cell the same way, in a fresh `python -m bench.run.worker`
+process (`CellProcess`): a crash or a memory blow-up takes down that cell
+only, and its peak memory is its own. The local executor runs `jobs` of them
+at a time on this machine and shares its cores between them: with more than
+one, each cell gets cores // jobs threads, and its record says so.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
+
+from bench.errors import BenchError
 
 
 @dataclass(frozen=True)
@@ -31,75 +42,167 @@ class Executor(Protocol):
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]: ...
 
 
-class LocalProcessExecutor:
-    """Runs each cell in a fresh Python process, one after another.
+def cores() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
-    A worker that dies (a segfault, the kernel's OOM killer, a signal) yields a
-    failed result naming how it died; the next cell runs regardless. With
-    `max_memory_mb`, the worker's resident memory (its children included) is
-    watched several times a second and the worker is killed, and the cell
-    failed, as soon as it goes over.
+
+def default_jobs() -> int:
+    """Cells at a time when --jobs is not given: 1 on a small machine (under 8 cores or 16 GB);
+    on a larger one a cell per 4 cores and per 4 GB of memory (a language-model cell peaks near 2.5 GB)."""
+    import psutil
+
+    memory_gb = psutil.virtual_memory().total / 2**30
+    if cores() < 8 or memory_gb < 16:
+        return 1
+    return max(1, min(cores() // 4, int(memory_gb // 4)))
+
+
+class CellProcess:
+    """One cell in a fresh worker process: started, watched against the memory cap, read back.
+
+    A worker that dies (a segfault, the kernel's OOM killer, a signal) gives a
+    failed result naming how it died. With `max_memory_mb`, the worker's
+    resident memory (its children included) is checked at every `done()` and
+    the worker is killed, and the cell failed, as soon as it goes over.
     """
 
-    POLL_SECONDS = 0.1
+    def __init__(self, payload: dict, log_path: Path, env: dict, max_memory_mb: float | None = None):
+        self.payload, self.log_path, self.max_memory_mb = payload, log_path, max_memory_mb
+        self.over: float | None = None  # resident MB reached when stopped for going over the cap
+        self.folder = Path(tempfile.mkdtemp(prefix="bench-cell-"))
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w", encoding="utf-8") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "bench.run.worker", str(self.folder / "result.json")],
+                                         stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True,
+                                         env=env)
+        try:
+            self.proc.stdin.write(json.dumps(payload))
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the worker died at once; result() says how
+        except BaseException:
+            self.kill()
+            raise
 
-    def __init__(self, env: dict | None = None, max_memory_mb: float | None = None):
-        self.env = {**os.environ, **(env or {})}
-        self.max_memory_mb = max_memory_mb
+    def done(self) -> bool:
+        """Whether the worker has ended (stopped here if it went over the memory cap)."""
+        if self.proc.poll() is not None:
+            return True
+        if self.max_memory_mb is not None:
+            rss = _tree_rss_mb(self.proc.pid)
+            if rss > self.max_memory_mb:
+                self.over = rss
+                self.proc.kill()
+                self.proc.wait()
+                return True
+        return False
 
-    def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
-        for job in jobs:
-            yield job, self.run_one(job)
+    def wait(self, poll_seconds: float = 0.1) -> dict:
+        while not self.done():
+            time.sleep(poll_seconds)
+        return self.result()
 
-    def run_one(self, job: Job) -> dict:
-        job.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="bench-cell-") as tmp:
-            out = Path(tmp) / "result.json"
-            with open(job.log_path, "w", encoding="utf-8") as log:
-                proc = subprocess.Popen([sys.executable, "-m", "bench.run.worker", str(out)],
-                                        stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                                        text=True, env=self.env)
-                try:
-                    proc.stdin.write(json.dumps(job.payload))
-                    proc.stdin.close()
-                    over = self._wait(proc)
-                except BaseException:
-                    proc.kill()
-                    proc.wait()
-                    raise
-            if over is not None:
-                return {"status": "failed", "cost": {"peak_rss_mb": round(over, 1)},
-                        "error": f"exceeded --max-memory {self.max_memory_mb:g} MB (resident {over:.0f} MB); "
-                                 "the worker was stopped"}
-            if proc.returncode in (-signal.SIGINT, 130):
+    def result(self) -> dict:
+        """The worker's result, or a failed one saying how it ended; raises KeyboardInterrupt if it was interrupted."""
+        from bench.run.worker import placement
+
+        try:
+            out = self.folder / "result.json"
+            code = self.proc.returncode
+            if self.over is not None:
+                return {"status": "failed", "cost": {"peak_rss_mb": round(self.over, 1)},
+                        "error": f"exceeded --max-memory {self.max_memory_mb:g} MB (resident {self.over:.0f} MB); "
+                                 "the worker was stopped", "placement": placement(self.payload)}
+            if code in (-signal.SIGINT, 130):
                 raise KeyboardInterrupt
             if out.exists():
                 return json.loads(out.read_text())
-            how = (f"killed by signal {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
-                   else f"exited with code {proc.returncode}")
-            if proc.returncode == -signal.SIGKILL:
+            how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+            if code == -signal.SIGKILL:
                 how += " (out of memory?)"
-            return {"status": "failed", "error": f"worker process {how}; see {job.log_path}"}
+            return {"status": "failed", "error": f"worker process {how}; see {self.log_path}",
+                    "placement": placement(self.payload)}
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _wait(self, proc: subprocess.Popen) -> float | None:
-        """Wait for the worker; the resident MB it reached if it went over the cap."""
-        if self.max_memory_mb is None:
-            proc.wait()
-            return None
-        import psutil
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
-        watched = psutil.Process(proc.pid)
-        while proc.poll() is None:
-            try:
-                rss = sum(p.memory_info().rss for p in [watched, *watched.children(recursive=True)]) / 2**20
-            except psutil.Error:
-                rss = 0.0
-            if rss > self.max_memory_mb:
-                proc.kill()
-                proc.wait()
-                return rss
-            try:
-                proc.wait(timeout=self.POLL_SECONDS)
-            except subprocess.TimeoutExpired:
-                pass
-        return None
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident MB of a process and its children."""
+    import psutil
+
+    try:
+        watched = psutil.Process(pid)
+        return sum(p.memory_info().rss for p in [watched, *watched.children(recursive=True)]) / 2**20
+    except psutil.Error:
+        return 0.0
+
+
+class LocalProcessExecutor:
+    """Runs the cells on this machine, `jobs` worker processes at a time, yielding each as it ends.
+
+    A cell is taken from `jobs` only when a slot is free, so a cell is claimed
+    when it starts. On Ctrl-C the running workers are stopped, the cells that
+    had already ended are still yielded (their records are written), and the
+    interrupt goes on to the runner.
+    """
+
+    POLL_SECONDS = 0.1
+    name = "local"
+
+    def __init__(self, jobs: int = 1, env: dict | None = None, max_memory_mb: float | None = None):
+        self.jobs = jobs
+        self.threads = None if jobs == 1 else max(1, cores() // jobs)  # None: the libraries' own default
+        self.env = {**os.environ, **(env or {})}
+        self.max_memory_mb = max_memory_mb
+
+    def start(self) -> "LocalProcessExecutor":
+        return self  # nothing to start: each cell starts its own process
+
+    def close(self) -> None:
+        pass
+
+    def device(self, requested: str) -> str:
+        """"auto" is "cuda" when this machine has a GPU; "cuda" is refused when it has none."""
+        from bench.run.device import resolve_device
+
+        if requested == "cuda" and resolve_device("auto") != "cuda":
+            raise BenchError("--device cuda: no CUDA device is visible; use --device cpu or auto")
+        return resolve_device(requested)
+
+    def launch(self, job: Job) -> CellProcess:
+        payload = {**job.payload, "runtime": {"executor": self.name, "threads": self.threads}}
+        return CellProcess(payload, job.log_path, self.env, self.max_memory_mb)
+
+    def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
+        queue, running = iter(jobs), {}  # running: key -> (job, its process)
+        try:
+            while True:
+                while len(running) < self.jobs and (job := next(queue, None)) is not None:
+                    running[job.key] = (job, self.launch(job))
+                if not running:
+                    return
+                ended = [key for key, (_, cell) in running.items() if cell.done()]
+                for key in ended:
+                    job, cell = running.pop(key)
+                    yield job, cell.result()
+                if not ended:
+                    time.sleep(self.POLL_SECONDS)
+        except KeyboardInterrupt:
+            finished = [key for key, (_, cell) in running.items() if cell.proc.poll() == 0]
+            for key in finished:  # ended before the interrupt: keep their results
+                job, cell = running.pop(key)
+                yield job, cell.result()
+            raise
+        finally:
+            for _, cell in running.values():
+                cell.kill()

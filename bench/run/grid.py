@@ -26,6 +26,7 @@ from bench.registry import STRATEGIES
 
 DEFAULT_TASKS = ("imdb", "spam")
 DEVICES = ("auto", "cpu", "cuda")
+REFERENCES = ("majority", "tfidf")  # in every grid unless --no-baseline: the floor and the classical reference
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 0 .. 2**32 - 1
 
 
@@ -40,8 +41,10 @@ class GridSpec:
     budgets: tuple[int | None, ...] = (None,)  # labelled examples per class; None = the whole training pool
     options: tuple[tuple[str, Any], ...] = ()  # ("lora.r", "8") from --set, or typed values from a study
     data: tuple[tuple[str, str], ...] = ()  # (task, local path) replacing a task's embedded data
-    baseline: bool = True  # add the majority baseline
+    baseline: bool = True  # add the reference rows: majority and tfidf
     device: str = "auto"
+    tune: int = 0  # trials per tunable strategy, chosen on training labels (bench.run.tuning); 0 = the defaults
+    select_only: bool = False  # tune on the training labels and stop: no final fit, no test split (defaults studies)
 
     def __post_init__(self):
         if not self.tasks:
@@ -63,6 +66,11 @@ class GridSpec:
                 raise BenchError(f"--data {task}=...: task {task!r} is not in this run ({', '.join(self.tasks)})")
         if self.device not in DEVICES:
             raise BenchError(f"device {self.device!r}: use one of {', '.join(DEVICES)}")
+        if isinstance(self.tune, bool) or not isinstance(self.tune, int) or self.tune < 0 or self.tune == 1:
+            raise BenchError(f"tune {self.tune!r}: give the number of configurations to try per strategy, "
+                             "2 or more (0: the defaults, untuned)")
+        if self.select_only and not self.tune:
+            raise BenchError("select-only needs tune: it chooses options on training labels and stops there")
 
 
 @dataclass(frozen=True)
@@ -75,15 +83,17 @@ class Cell:
     options: dict  # option name -> typed value, for this strategy only
     data: str | None  # a local data path replacing the task's source
     device: str  # "auto", "cpu" or "cuda"
+    tune: int = 0  # trials for --tune (only strategies with a search space that use labels are tuned)
+    select_only: bool = False  # stop after choosing: no final fit, no test split
 
 
 def strategy_names(spec: GridSpec) -> list[str]:
-    """The grid's strategies, checked, with the baseline first unless left out."""
+    """The grid's strategies, checked, with the reference rows (majority, tfidf) first unless left out."""
     names = list(dict.fromkeys(spec.strategies or builtin_strategies()))
     for name in names:
         STRATEGIES.get(name)  # unknown or broken names fail here, with a suggestion
-    if spec.baseline and "majority" not in names:
-        names.insert(0, "majority")
+    if spec.baseline:
+        names = [ref for ref in REFERENCES if ref not in names] + names
     return names
 
 
@@ -96,6 +106,8 @@ def build_cells(spec: GridSpec) -> list[Cell]:
     options = parse_options(spec.options, strategies)
     data = dict(spec.data)
     budgets = sorted(spec.budgets, key=lambda b: float("inf") if b is None else b)
+    if spec.select_only:  # only what can be tuned: selection on training labels is all these cells do
+        strategies = [s for s in strategies if tunable(s)]
     cells = []
     for task in spec.tasks:
         for strategy in strategies:
@@ -105,8 +117,14 @@ def build_cells(spec: GridSpec) -> list[Cell]:
                 for budget in budgets if found.uses_labels else [None]:
                     for seed in spec.seeds if budget is not None or found.seeded else spec.seeds[:1]:
                         cells.append(Cell(task, strategy, model, seed, budget, options[strategy], data.get(task),
-                                          spec.device))
+                                          spec.device, spec.tune, spec.select_only))
     return cells
+
+
+def tunable(strategy: str) -> bool:
+    """Whether --tune chooses anything for a strategy: it declares a search space and reads labels."""
+    found = traits(STRATEGIES.get(strategy))
+    return bool(found.search_space) and found.uses_labels
 
 
 def strategy_config(strategy: str, options: dict):

@@ -55,12 +55,15 @@ def resolve_card(task: str, data: str | None = None) -> TaskCard:
     return card
 
 
-def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda text: None) -> list[Planned]:
-    """Resolve and key every cell; loads each task's data once (and checks it). `note` hears about short classes."""
+def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda text: None,
+         device: Callable[[str], str] | None = None) -> list[Planned]:
+    """Resolve and key every cell; loads each task's data once (and checks it). `note` hears about short classes;
+    `device` turns "auto" into the device the cells will run on (default: this machine's; an engine asks its nodes)."""
     from bench.models import catalogue
     from bench.run import provenance
     from bench.run.device import resolve_device
 
+    devices: dict[str, str] = {}  # as asked -> as resolved, once
     tasks: dict[tuple, tuple[TaskCard, TaskData, dict, dict]] = {}  # card, data, and both as JSON
     configs: dict[tuple, dict] = {}
     named = {(c.task, c.data): resolve_card(c.task, c.data) for c in cells}  # every card checked before any data loads
@@ -81,13 +84,21 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
             configs[option_key] = dataclasses.asdict(strategy_config(cell.strategy, cell.options))
         config = configs[option_key]
         model = catalogue.canonical_name(cell.model) if cell.model else None
-        device = resolve_device(cell.device)
-        key = records.cell_key(records.cell_identity(card.name, card.prompt_fields(), data.fingerprint,
-                                                     cell.strategy, config, model, cell.seed, cell.budget, device))
-        path = store.record_path(results, card.name, cell.strategy, model, cell.seed, key, cell.budget)
-        folder = path.relative_to(results / "records").with_suffix("")
+        if cell.device not in devices:
+            devices[cell.device] = (device or resolve_device)(cell.device)
+        on = devices[cell.device]
         cls = STRATEGIES.get(cell.strategy)
         found = traits(cls)
+        tune = cell.tune if cell.tune and found.search_space and found.uses_labels else 0
+        tuning = {"trials": tune, "protocol": tuning_protocol(),
+                  "space": {k: list(v) for k, v in sorted(found.search_space.items())}} if tune else None
+        if tuning and cell.select_only:
+            tuning["select_only"] = True
+        key = records.cell_key(records.cell_identity(card.name, card.prompt_fields(), data.fingerprint,
+                                                     cell.strategy, config, model, cell.seed, cell.budget, on,
+                                                     tuning))
+        path = store.record_path(results, card.name, cell.strategy, model, cell.seed, key, cell.budget)
+        folder = path.relative_to(results / "records").with_suffix("")
         art = getattr(card.source, "artifact", None)
         prov = records.Provenance(
             strategy=records.StrategyInfo(found.family, found.uses_labels, found.seeded,
@@ -97,12 +108,19 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
             **shared)
         job = {"cell": {"task": card.name, "strategy": cell.strategy, "model": model, "seed": cell.seed,
                         "budget": cell.budget},
-               "key": key, "card": card_json, "config": config, "device": device, "data": data_json,
+               "key": key, "card": card_json, "config": config, "device": on, "data": data_json, "tune": tune,
+               "select_only": bool(tune and cell.select_only),
                "artifact_dir": str(results / "artifacts" / folder)}
-        run_config = records.RunConfig(strategy=config, task=card_json, device=device, task_ref=cell.task,
+        run_config = records.RunConfig(strategy=config, task=card_json, device=on, task_ref=cell.task,
                                        data_override=cell.data)
-        planned.append(Planned(replace(cell, model=model), key, path, job, run_config, prov))
+        planned.append(Planned(replace(cell, model=model, tune=tune), key, path, job, run_config, prov))
     return planned
+
+
+def tuning_protocol() -> int:
+    from bench.run.tuning import PROTOCOL_VERSION
+
+    return PROTOCOL_VERSION
 
 
 def _artifact(package: str):

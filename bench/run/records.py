@@ -2,7 +2,8 @@
 
 A `Record` holds what was run (`cell`, `config`), what came out (`metrics`,
 `cost`, `data`, `training`, `artifact`, strategy-specific `extra`, every test
-`prediction`), the error if it failed, and where it came from (`provenance`).
+`prediction`), the error if it failed, and where it came from (`provenance`,
+whose `placement` says which machine, engine and device ran it).
 On disk it is JSON (see bench.run.store); `Record.from_json` rebuilds the
 typed record and refuses a file of another schema with one clear line: schema
 1 records (bench before the typed record) are upgraded by `bench migrate`.
@@ -69,6 +70,7 @@ class Cost:
     peak_rss_mb: float | None = None  # the cell process's peak resident memory
     baseline_rss_mb: float | None = None  # resident memory before the strategy was built
     peak_gpu_mb: float | None = None
+    tune_seconds: float | None = None  # choosing the options on training labels (--tune), before the fit
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,47 @@ class DataInfo:
 
 
 @dataclass(frozen=True)
+class Trial:
+    """One configuration tried by the tuner, scored on training labels only."""
+
+    options: dict  # the searched options, as tried
+    scores: tuple[float, ...]  # validation accuracy per fold (one for a held-out split)
+    score: float  # their mean
+    seconds: float
+    best_epochs: tuple[int, ...] = ()  # trained strategies: the epoch each fold's fit kept
+
+
+@dataclass(frozen=True)
+class TuningInfo:
+    """How the options were chosen (bench.run.tuning): protocol, every trial, the choice and its refit."""
+
+    protocol: str  # e.g. "4-fold stratified cross-validation on the 64 training labels"
+    trials: tuple[Trial, ...]  # the defaults first
+    chosen: dict  # the searched options of the best trial
+    refit: dict  # the options of the final fit on every training label (epochs fixed for trained ones)
+    seconds: float
+
+
+@dataclass(frozen=True)
 class StrategyInfo:
     family: str
     uses_labels: bool
     seeded: bool
     class_name: str
     origin: str
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a cell ran, as the machine that ran it saw it (not the driver that planned it)."""
+
+    executor: str  # "local" (a process on the driver's machine) or "ray" (a Ray task)
+    host: str | None = None  # the host name of the machine that ran the cell; None: it died before saying
+    device: str | None = None  # what the cell ran on: "cpu" or "cuda"
+    gpu: str | None = None  # the GPU's name, on cuda
+    threads: int | None = None  # CPU threads the cell was given (the machine's cores shared between cells)
+    node: str | None = None  # the engine's id of the node (Ray's node id)
+    retries: tuple[str, ...] = ()  # why earlier attempts ended, when the engine's failure (not the cell's) retried it
 
 
 @dataclass(frozen=True)
@@ -98,10 +135,11 @@ class Provenance:
     data_artifact: dict | None
     packages: dict
     git: dict
-    machine: dict
+    machine: dict  # the machine that ran the cell (CPU, cores, memory)
     data_fingerprint: str
     started_at: str | None = None
     finished_at: str | None = None
+    placement: Placement | None = None  # None in records written before bench recorded it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,8 +155,10 @@ class Record:
     cost: Cost = field(default_factory=Cost)
     training: TrainingInfo | None = None
     artifact: ArtifactInfo | None = None
+    tuning: TuningInfo | None = None
     extra: dict = field(default_factory=dict)
     predictions: tuple[int, ...] | None = None
+    gold: tuple[int, ...] | None = None  # the test labels, aligned with predictions (paired tests need them)
     traceback: str | None = None
     provenance: Provenance
 
@@ -188,10 +228,15 @@ def build(cls: Any, value: Any, where: str) -> Any:
 
 
 def cell_identity(task: str, task_inputs: dict, data_fingerprint: str, strategy: str, config: dict,
-                  model: str | None, seed: int, budget: int | None, device: str) -> dict:
-    """What determines a cell's result (`task_inputs`: TaskCard.prompt_fields()); the key is its hash."""
-    return {"key_version": KEY_VERSION, "task": task, "data_fingerprint": data_fingerprint, "task_inputs": task_inputs,
-            "strategy": strategy, "config": config, "model": model, "seed": seed, "budget": budget, "device": device}
+                  model: str | None, seed: int, budget: int | None, device: str, tuning: dict | None = None) -> dict:
+    """What determines a cell's result (`task_inputs`: TaskCard.prompt_fields()); the key is its hash.
+
+    `tuning` (trials and protocol version) is there only for tuned cells, so untuned keys stay as they were.
+    """
+    identity = {"key_version": KEY_VERSION, "task": task, "data_fingerprint": data_fingerprint,
+                "task_inputs": task_inputs, "strategy": strategy, "config": config, "model": model, "seed": seed,
+                "budget": budget, "device": device}
+    return identity if not tuning else {**identity, "tuning": tuning}
 
 
 def cell_key(identity: dict) -> str:
@@ -227,6 +272,6 @@ def upgrade_v1(raw: dict) -> dict:
             "traceback": raw.get("traceback"), "provenance": provenance}
 
 
-__all__ = ["ArtifactInfo", "CellId", "Cost", "DataInfo", "EpochRow", "KEY_VERSION", "Metrics", "Provenance", "Record",
-           "RecordError", "RunConfig", "SCHEMA", "StrategyInfo", "TrainingInfo", "build", "cell_identity", "cell_key",
-           "upgrade_v1"]
+__all__ = ["ArtifactInfo", "CellId", "Cost", "DataInfo", "EpochRow", "KEY_VERSION", "Metrics", "Placement", "Provenance",
+           "Record", "RecordError", "RunConfig", "SCHEMA", "StrategyInfo", "TrainingInfo", "Trial", "TuningInfo", "build",
+           "cell_identity", "cell_key", "upgrade_v1"]

@@ -4,7 +4,8 @@ A cell is skipped when an ok record with its key exists (unless forced);
 otherwise it is claimed (so a second `bench run` on the same folder leaves it
 alone), handed to the executor, and its record written atomically as soon as
 it ends, so an interruption loses at most the cells in flight. The executor
-never writes records: the runner does, for every engine alike.
+never writes records: the runner does, for every engine alike, taking where
+the cell ran (`placement`, `machine`) from the machine that ran it.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Callable, Iterator
 from bench.run import store
 from bench.run.executors import Executor, Job
 from bench.run.plan import Planned
-from bench.run.records import CellId, Record, RecordError, build
+from bench.run.records import CellId, Placement, Record, RecordError, build
 
-OUTPUTS = ("metrics", "data", "training", "artifact", "predictions", "traceback")  # from the worker, as they are
+OUTPUTS = ("metrics", "data", "training", "artifact", "tuning", "predictions", "gold", "traceback")  # from the worker, as they are
 
 
 @dataclass
@@ -64,8 +65,9 @@ def run(planned: list[Planned], results: Path, executor: Executor, force: bool =
             folder = p.path.relative_to(results / "records").with_suffix("")
             yield Job(p.key, p.job, p.label, results / "logs" / folder.with_suffix(".log"))
 
+    results_in = executor.map(jobs())
     try:
-        for job, result in executor.map(jobs()):
+        for job, result in results_in:
             p = by_key[job.key]
             try:
                 record = make_record(p, result, started.get(p.key))
@@ -80,6 +82,7 @@ def run(planned: list[Planned], results: Path, executor: Executor, force: bool =
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
+        getattr(results_in, "close", lambda: None)()  # an engine stops what it still runs
         for claim in claims.values():
             claim.release()
     return outcome
@@ -88,15 +91,18 @@ def run(planned: list[Planned], results: Path, executor: Executor, force: bool =
 def make_record(p: Planned, result: dict, started_at: str | None) -> Record:
     """The record of a planned cell from its worker's result; a malformed result makes a failed record."""
     c = p.cell
-    base = dict(key=p.key, cell=CellId(p.config.task["name"], c.strategy, c.model, c.seed, c.budget),
-                config=p.config, provenance=dataclasses.replace(p.provenance, started_at=started_at, finished_at=_now()))
+    provenance = dataclasses.replace(p.provenance, started_at=started_at, finished_at=_now())
+    base = dict(key=p.key, cell=CellId(p.config.task["name"], c.strategy, c.model, c.seed, c.budget), config=p.config)
     hints = typing.get_type_hints(Record)
     raw = {"status": result.get("status", "failed"), "error": result.get("error"), "cost": result.get("cost") or {},
            "extra": result.get("extra") or {}, **{k: result.get(k) for k in OUTPUTS}}
     try:
-        return Record(**base, **{k: build(hints[k], v, f"worker result {k}") for k, v in raw.items()})
+        where = dataclasses.replace(provenance, machine=build(dict, result.get("machine") or provenance.machine,
+                                                              "worker result machine"),
+                                    placement=build(Placement | None, result.get("placement"), "worker result placement"))
+        return Record(**base, provenance=where, **{k: build(hints[k], v, f"worker result {k}") for k, v in raw.items()})
     except RecordError as exc:
-        return Record(**base, status="failed", error=f"the worker's result is malformed: {exc}")
+        return Record(**base, provenance=provenance, status="failed", error=f"the worker's result is malformed: {exc}")
 
 
 def _now() -> str:

@@ -9,7 +9,9 @@
     models = ["all-MiniLM-L6-v2"]        # default: each strategy's own
     budgets = [8, 32, "all"]
     seeds = [0, 1, 2]
-    baseline = true
+    baseline = true                      # the reference rows: majority and tfidf
+    tune = 6                             # choose options on training labels, 6 trials each (0: defaults)
+    select_only = false                  # true: choose and stop, no test split (a defaults study)
     options = { "lora.r" = 4, "epochs" = 2 }
     data = { imdb = "~/data/aclImdb" }
 
@@ -30,7 +32,8 @@ from bench.errors import BenchError
 from bench.files import read_toml
 from bench.run.grid import DEFAULT_TASKS, GridSpec
 
-GRID_FIELDS = {"tasks", "strategies", "models", "budgets", "seeds", "baseline", "options", "data"}
+GRID_FIELDS = {"tasks", "strategies", "models", "budgets", "seeds", "baseline", "options", "data", "tune",
+               "select_only"}
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,13 @@ def _grid(raw: dict, device: str, folder: Path) -> GridSpec:
     baseline = raw.get("baseline", True)
     if not isinstance(baseline, bool):
         raise BenchError("baseline must be true or false")
+    tune, select_only = raw.get("tune", 0), raw.get("select_only", False)
+    if not isinstance(select_only, bool):
+        raise BenchError("select_only must be true or false")
     tasks = tuple(str(_relative(t, folder)) if t.endswith(".toml") else t for t in lists["tasks"])
     return GridSpec(tasks=tasks or DEFAULT_TASKS, strategies=tuple(lists["strategies"]),
                     models=tuple(lists["models"]), seeds=tuple(lists["seeds"]) or (0,), budgets=budgets,
-                    options=tuple(options.items()), baseline=baseline, device=device,
+                    options=tuple(options.items()), baseline=baseline, device=device, tune=tune, select_only=select_only,
                     data=tuple((_card_task(task, folder), str(_relative(p, folder))) for task, p in data.items()))
 
 

@@ -3,20 +3,26 @@
 `python -m bench.run.worker RESULT.json < JOB.json`: the job (bench.run.plan)
 carries the resolved task card, the strategy's resolved options and the
 task's data, so nothing is derived again here; the data's fingerprint is
-checked. The worker draws the label budget's sample, seeds everything, builds
-the strategy with its `RunContext`, then times `fit` and `predict` separately
-and reads the process's peak resident memory (and the accelerator's peak, on a
-GPU). The result (metrics, costs, predictions, or the error) is written to
-RESULT.json; the parent turns it into a record. Because each cell is its own
-process, a crash or a memory blow-up takes down only that cell, and the peak
-memory is the cell's own.
+checked. The executor adds a `runtime` part: its name, the CPU threads the
+cell gets (set before any numeric library loads), the engine's node, and
+whether to die with its parent (under a Ray task's process). The worker draws
+the label budget's sample, seeds everything, builds the strategy with its
+`RunContext`, then times `fit` and `predict` separately and reads the
+process's peak resident memory (and the accelerator's peak, on a GPU). The
+result (metrics, costs, predictions, or the error, and where it ran:
+`placement` and `machine`) is written to RESULT.json; the driver turns it into
+a record. Because each cell is its own process, a crash or a memory blow-up
+takes down only that cell, and the peak memory is the cell's own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import resource
+import signal
+import socket
 import sys
 import time
 import traceback
@@ -112,6 +118,16 @@ def run_cell(job: dict) -> dict:
     baseline_rss = current_rss_mb()
     context = RunContext(device=device, seed=cell["seed"],
                          artifact_dir=Path(job["artifact_dir"]) if job.get("artifact_dir") else None)
+    tuning, tune_seconds = None, None
+    if job.get("tune"):  # options chosen on the training sample alone; the test split is not handed over
+        from bench.run.tuning import tune
+
+        tuned = tune(cls, config, cell["model"], context, train, card, job["tune"])
+        config, tuning, tune_seconds = tuned.config, dataclasses.asdict(tuned.info), tuned.info.seconds
+        seed_everything(cell["seed"])  # the final fit starts from the same state, tuned or not
+    if job.get("select_only"):  # a defaults study: the choice is the result; the test split is never used
+        return {"device": device, "tuning": tuning, "data": _data_info(train, data, card),
+                "cost": {"tune_seconds": tune_seconds, "peak_rss_mb": round(peak_rss_mb(), 1)}}
     strategy = cls(config, cell["model"], context)
     t0 = time.perf_counter()
     strategy.fit(train, card)
@@ -131,8 +147,7 @@ def run_cell(job: dict) -> dict:
         "device": device,
         "metrics": dataclasses.asdict(metrics.classification(data.test.labels, predictions, card.labels, proba,
                                                              seed=cell["seed"])),
-        "data": {"n_train": len(train), "n_train_pool": len(data.train), "n_test": len(data.test),
-                 "fingerprint": data.fingerprint, "notes": list(data.notes), "source": card.source.describe()},
+        "data": _data_info(train, data, card),
         "cost": {
             "trainable_params": int(counts.trainable),
             "total_params": int(counts.total),
@@ -141,17 +156,69 @@ def run_cell(job: dict) -> dict:
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "baseline_rss_mb": round(baseline_rss, 1),
             "peak_gpu_mb": round(__import__("torch").cuda.max_memory_allocated() / 2**20, 1) if gpu else None,
+            "tune_seconds": tune_seconds,
         },
         "training": training,
         "artifact": artifact,
+        "tuning": tuning,
         "predictions": predictions,
+        "gold": list(data.test.labels),
         "extra": extra,
     }
 
 
+def _data_info(train, data, card) -> dict:
+    return {"n_train": len(train), "n_train_pool": len(data.train), "n_test": len(data.test),
+            "fingerprint": data.fingerprint, "notes": list(data.notes), "source": card.source.describe()}
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS")
+
+
+def use_threads(threads: int | None) -> None:
+    """Give this process `threads` CPU threads (read by torch, faiss and tokenizers when they load), unless
+    OMP_NUM_THREADS says otherwise already: the user's (or Ray's, which sets it to the task's CPUs)."""
+    if threads and "OMP_NUM_THREADS" not in os.environ:
+        os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to kill this process when its parent dies (a Ray task's process killed mid-cell)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: the cell runs to its end on its own
+    if os.getppid() != parent_pid:  # the parent died before the request took hold
+        os._exit(1)
+
+
+def placement(job: dict) -> dict:
+    """Where this cell runs, as bench.run.records.Placement: this machine, the executor's runtime, the device."""
+    runtime, device = job.get("runtime") or {}, job.get("device")
+    gpu, threads = None, os.environ.get("OMP_NUM_THREADS")
+    threads = int(threads) if threads and threads.isdigit() else None
+    if "torch" in sys.modules:  # the cell used torch: ask it (it read the thread count when it loaded)
+        import torch
+
+        threads = torch.get_num_threads()
+        if device and device.startswith("cuda") and torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name()
+    return {"executor": runtime.get("executor", "local"), "host": socket.gethostname(), "device": device, "gpu": gpu,
+            "threads": threads, "node": runtime.get("node"), "retries": list(runtime.get("retries", ()))}
+
+
 def main(argv: list[str]) -> int:
+    from bench.run.provenance import machine
+
     out = Path(argv[0])
     job = json.loads(sys.stdin.read())
+    runtime = job.get("runtime") or {}
+    use_threads(runtime.get("threads"))
+    if runtime.get("parent_pid"):
+        die_with_parent(runtime["parent_pid"])
     try:
         result = {"status": "ok", "error": None, **run_cell(job)}
     except BaseException as exc:  # the cell failed; the grid goes on
@@ -162,6 +229,7 @@ def main(argv: list[str]) -> int:
                   "traceback": traceback.format_exc()[-8000:],
                   "cost": {"peak_rss_mb": round(peak_rss_mb(), 1)}}
         traceback.print_exc()
+    result.update(placement=placement(job), machine=machine())
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, default=str))
     tmp.replace(out)

@@ -125,15 +125,16 @@ function trialsTable(trials) {
 }
 
 function wrongTexts(run) {
-  const texts = DATA.tasks[taskId(run)].texts;
+  const texts = DATA.texts[run.data] || {};
   const list = el("ol", {class: "wrong"});
   const name = (label) => (label >= 0 ? run.labels[label] : "a label out of range");
   const items = run.wrong.map(([index, goldId, predictedId]) => {
-    const text = texts[String(index)] || "";
+    const text = texts[String(index)];
     const gold = name(goldId), predicted = name(predictedId);
     const item = el("li", {}, el("p", {class: "why"}, `test text #${index}: gold ${gold}, predicted ${predicted}`),
-                    el("p", {class: "text"}, text));
-    item.dataset.search = `${gold} ${predicted} ${text}`.toLowerCase();
+                    text === undefined ? el("p", {class: "text missing"}, "(the text could not be loaded)")
+                                       : el("p", {class: "text"}, text));
+    item.dataset.search = `#${index} ${gold} ${predicted} ${text || ""}`.toLowerCase();
     return item;
   });
   list.append(...items);
@@ -149,10 +150,6 @@ function wrongTexts(run) {
     count.textContent = `${shown} of ${items.length} shown`;
   });
   return [el("label", {}, "Search ", search), count, list];
-}
-
-function taskId(run) {
-  return Object.keys(DATA.tasks).find((id) => DATA.tasks[id].name === run.task);
 }
 
 function openRun(id) {
@@ -176,9 +173,12 @@ function openRun(id) {
   }
   if (run.confusion) body.append(section("Confusion matrix", confusionTable(run)));
   if (run.calibration.length) body.append(section("Calibration", keyValues(run.calibration)));
-  if (run.trials.length) body.append(section("Tuning trials", trialsTable(run.trials)));
+  if (run.tuning.length) {
+    body.append(section("Tuning", keyValues(run.tuning),
+                        el("p", {class: "count"}, "Every configuration tried, best first:"), trialsTable(run.trials)));
+  }
   if (run.confusion) body.append(section(`Test texts it got wrong (${run.wrong.length})`, ...wrongTexts(run)));
-  if (run.note) body.append(section("Test texts", el("p", {class: "note"}, `Not shown: ${run.note}.`)));
+  if (run.note) body.append(section("Test texts", el("p", {class: "note"}, `Missing: ${run.note}.`)));
   body.append(section("Configuration", nested(run.config)));
   body.append(section("Provenance", nested(run.provenance)));
   if (Object.keys(run.extra).length) body.append(section("Reported by the strategy", nested(run.extra)));

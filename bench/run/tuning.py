@@ -1,0 +1,126 @@
+"""Choosing a strategy's options on its training labels only: the protocol behind `--tune N`.
+
+Every tunable strategy declares a `search_space` next to its options. With
+`--tune N` each gets the same budget: up to N configurations, the defaults
+first, then a seeded sample of the rest of the grid (all of it when it has N
+or fewer points). Each configuration is scored on the cell's *training*
+labels, never on the test split (the tuner is handed the training sample and
+nothing else):
+
+- a small pool (a class with at most `SMALL_CLASS` examples, as at 8 or 32
+  labels per class) is scored by stratified k-fold cross-validation (k =
+  `FOLDS`, or the smallest class size if lower): every label is used for
+  validation once, which is what makes a choice on a few labels worth anything
+  (Perez et al. 2021, "True Few-Shot Learning", show that model selection on
+  a handful of examples is noisy, and that a held-out split is the worst way
+  to spend them);
+- a larger pool by one stratified held-out split of `HOLDOUT` of it (at most
+  `HOLDOUT_MAX` examples, which bounds what prompting strategies pay to score it).
+
+The score is validation accuracy, averaged over folds; ties go to the earlier
+trial, so the defaults win a tie. The chosen options are then fit on every
+training label of the cell. A trained strategy (its Config is a
+`TrainingOptions`) chooses its epoch inside each trial fit by its best-epoch
+rule, so tuning needs no extra fits for it; its final fit then runs the median
+kept epoch of the trials' folds on all the labels, without a validation split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench.contracts import RunContext, Split, TaskCard, TrainingInfo, traits
+from bench.run.records import Trial, TuningInfo
+
+PROTOCOL_VERSION = 1  # part of a tuned cell's key: a change to the rules below makes new cells
+SMALL_CLASS = 40  # pools whose smallest class has at most this many examples are cross-validated
+FOLDS = 3
+HOLDOUT = 0.2
+HOLDOUT_MAX = 400
+
+
+@dataclass(frozen=True)
+class Tuned:
+    config: Any  # the Config of the final fit on every training label
+    info: TuningInfo
+
+
+def candidates(space: dict[str, tuple], defaults: dict, n: int, seed: int) -> list[dict]:
+    """Up to n option sets: the defaults first, then a seeded sample of the grid's other points."""
+    names = sorted(space)
+    first = {name: defaults[name] for name in names}
+    grid = [dict(zip(names, values)) for values in itertools.product(*(space[name] for name in names))]
+    others = [options for options in grid if options != first]
+    random.Random(seed).shuffle(others)
+    return [first] + others[:max(n - 1, 0)]
+
+
+def folds(train: Split, seed: int) -> tuple[str, list[tuple[list[int], list[int]]]]:
+    """The protocol's name and its (fit, validation) index pairs, stratified and seeded."""
+    from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+
+    labels = train.labels
+    smallest = min(labels.count(y) for y in set(labels))
+    if smallest <= SMALL_CLASS:
+        k = min(FOLDS, smallest)
+        if k < 2:
+            raise ValueError("a class has a single training example: nothing to validate on")
+        pairs = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(labels, labels)
+        return f"{k}-fold stratified cross-validation on the {len(labels)} training labels", \
+            [(list(a), list(b)) for a, b in pairs]
+    size = min(HOLDOUT_MAX, round(HOLDOUT * len(labels)))
+    [(a, b)] = StratifiedShuffleSplit(n_splits=1, test_size=size, random_state=seed).split(labels, labels)
+    return f"a stratified held-out split of {size} of the {len(labels)} training labels", [(list(a), list(b))]
+
+
+def tune(cls: type, base: Any, model: str | None, context: RunContext, train: Split, task: TaskCard,
+         n_trials: int) -> Tuned:
+    """The options of `cls` chosen on `train` alone (see the module's docstring), and how."""
+    started = time.perf_counter()
+    space = traits(cls).search_space
+    defaults = dataclasses.asdict(base)
+    protocol, pairs = folds(train, context.seed)
+    scratch = dataclasses.replace(context, artifact_dir=None)  # trial fits keep nothing
+    trials = []
+    for options in candidates(space, defaults, n_trials, context.seed):
+        config = cls.Config(**{**defaults, **options})
+        t0, scores, epochs = time.perf_counter(), [], []
+        for fit_ids, val_ids in pairs:
+            pick = lambda ids: Split([train.texts[i] for i in ids], [train.labels[i] for i in ids])  # noqa: E731
+            strategy = cls(config, model, scratch)
+            strategy.fit(pick(fit_ids), task)
+            val = pick(val_ids)
+            scores.append(sum(int(p == y) for p, y in zip(_predict(strategy, cls, val.texts), val.labels)) / len(val))
+            info = (strategy.extra_info() or {}).get("training") if callable(getattr(strategy, "extra_info", None)) \
+                else None
+            if isinstance(info, TrainingInfo):
+                epochs.append(info.best_epoch)
+        trials.append(Trial(options, tuple(round(s, 5) for s in scores), round(statistics.mean(scores), 5),
+                            round(time.perf_counter() - t0, 2), tuple(epochs)))
+    best = max(range(len(trials)), key=lambda i: (trials[i].score, -i))
+    chosen = trials[best]
+    refit = {**defaults, **chosen.options}
+    if _is_trained(cls) and chosen.best_epochs:
+        refit.update(epochs=max(1, round(statistics.median(chosen.best_epochs))), val_fraction=0.0, min_steps=0,
+                     patience=0)
+    config = cls.Config(**refit)
+    return Tuned(config, TuningInfo(protocol, tuple(trials), dict(chosen.options), dataclasses.asdict(config),
+                                    round(time.perf_counter() - started, 2)))
+
+
+def _predict(strategy: Any, cls: type, texts: list[str]) -> list[int]:
+    if traits(cls).has_scores:
+        return [int(i) for i in strategy.predict_proba(texts).argmax(axis=1)]
+    return [int(i) for i in strategy.predict(texts)]
+
+
+def _is_trained(cls: type) -> bool:
+    from bench.engines.training import TrainingOptions
+
+    return isinstance(getattr(cls, "Config", None), type) and issubclass(cls.Config, TrainingOptions)

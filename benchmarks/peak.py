@@ -1,0 +1,56 @@
+"""This machine's best matrix-multiply rate, measured now: the denominator of MFU.
+
+`peak()` times square matmuls of a few sizes on the threads torch will use,
+in fp32 and, where the processor has bf16 instructions (AVX512-BF16 or AMX
+on a CPU, or a GPU that supports bf16), in bf16, and returns the best rate
+of each. It is measured in the same process and minute as the work it
+divides, so a busy machine lowers both alike. On a CPU without bf16
+instructions bf16 is emulated and slower than fp32, so it is skipped there.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def matmul_rate(n: int, dtype, device: str = "cpu", repeats: int = 5) -> float:
+    """GFLOP/s of an n x n matmul, best of `repeats`."""
+    import torch
+
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        a @ b
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def peak(device: str = "cpu") -> dict:
+    """{"fp32": GFLOP/s, "bf16": GFLOP/s or None, "best": the higher, "precision": which}."""
+    import torch
+
+    sizes = (1024, 2048, 3072) if device == "cpu" else (4096, 8192)
+    fp32 = max(matmul_rate(n, torch.float32, device) for n in sizes)
+    bf16_ok = cpu_has_bf16() if device == "cpu" else torch.cuda.is_bf16_supported()
+    bf16 = max(matmul_rate(n, torch.bfloat16, device) for n in sizes) if bf16_ok else None
+    best = max(fp32, bf16 or 0)
+    return {"fp32": round(fp32, 1), "bf16": round(bf16, 1) if bf16 else None, "best": round(best, 1),
+            "precision": "bf16" if bf16 and bf16 > fp32 else "fp32", "threads": torch.get_num_threads()}
+
+
+if __name__ == "__main__":
+    print(peak())

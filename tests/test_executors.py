@@ -1,0 +1,63 @@
+"""The local executor with --jobs: cells at a time, the same records, and where each cell ran."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime
+from pathlib import Path
+
+from bench.run import store
+from bench.run.executors import cores
+from bench.run.records import Record
+from conftest import run_bench, sentiment_rows, write_csv
+
+FIXTURES = {"BENCH_PLUGINS": "misbehaving", "PYTHONPATH": str(Path(__file__).parent / "fixtures")}
+LEADERBOARD = Path(__file__).resolve().parent.parent / "leaderboard"
+
+
+def _card(tmp_path: Path) -> str:
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(10))
+    (tmp_path / "reviews.toml").write_text('name = "reviews"\npath = "reviews.csv"\n')
+    return str(tmp_path / "reviews.toml")
+
+
+def _by_key(results: Path) -> dict[str, Record]:
+    return {r.key: r for r in store.iter_records(results)}
+
+
+def _span(record: Record) -> tuple[datetime, datetime]:
+    p = record.provenance
+    return datetime.strptime(p.started_at, "%Y-%m-%dT%H:%M:%S%z"), datetime.strptime(p.finished_at, "%Y-%m-%dT%H:%M:%S%z")
+
+
+def test_jobs_2_runs_two_cells_at_once_and_gives_the_same_records_as_jobs_1(tmp_path):
+    card = _card(tmp_path)
+    grid = ["run", "--tasks", card, "--strategies", "sleepy", "explode", "--set", "sleepy.seconds=3",
+            "--seeds", "0", "1", "--no-baseline"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_bench(*grid, "--jobs", "1", "--results", str(one), env=FIXTURES).returncode == 1
+    result = run_bench(*grid, "--jobs", "2", "--results", str(two), env=FIXTURES)
+    assert result.returncode == 1, result.stderr  # explode fails, alone
+    first, second = _by_key(one), _by_key(two)
+    assert sorted(first) == sorted(second) and len(first) == 4  # sleepy and explode x 2 seeds: the same keys
+    for key, record in first.items():
+        assert (record.status, record.predictions, record.metrics) == (second[key].status, second[key].predictions,
+                                                                       second[key].metrics)
+        assert record.ok == (record.cell.strategy == "sleepy") and "boom in fit" in (record.error or "boom in fit")
+    a, b = [r for r in second.values() if r.ok]
+    assert _span(a)[0] < _span(b)[1] and _span(b)[0] < _span(a)[1]  # the two cells of 3 s ran at the same time
+    for record in second.values():
+        where = record.provenance.placement
+        assert where.executor == "local" and where.host == socket.gethostname() and where.device == "cpu"
+        threads = int(os.environ.get("OMP_NUM_THREADS") or max(1, cores() // 2))  # the cores shared by 2 cells
+        assert where.threads == threads and where.retries == ()
+        assert record.provenance.machine["cpu"] and record.provenance.machine["cpu_count"]
+
+
+def test_records_written_before_placement_was_recorded_still_read():
+    published = next(LEADERBOARD.rglob("records/**/*.json"))
+    raw = json.loads(published.read_text())
+    assert "placement" not in raw["provenance"]
+    assert Record.from_json(raw).provenance.placement is None

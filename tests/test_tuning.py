@@ -1,0 +1,157 @@
+"""The tuning protocol and the paired statistics: selection on training labels only, tests by hand."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import random
+from collections import Counter
+
+import pytest
+
+from bench.contracts import Split
+from bench.report.paired import compare, mcnemar_exact
+from bench.run import tuning
+from conftest import make_record, run_bench, sentiment_rows, write_csv
+
+POOL = Split([f"text {i}" for i in range(60)], [0] * 40 + [1] * 20)
+
+
+def test_the_defaults_come_first_then_a_seeded_sample_of_the_grid():
+    space = {"C": (0.1, 1.0, 10.0), "ngram_max": (1, 2)}
+    first = tuning.candidates(space, {"C": 1.0, "ngram_max": 2, "other": 5}, 4, seed=0)
+    assert first[0] == {"C": 1.0, "ngram_max": 2} and len(first) == 4 and len({str(c) for c in first}) == 4
+    assert tuning.candidates(space, {"C": 1.0, "ngram_max": 2}, 4, seed=0) == first  # seeded
+    assert tuning.candidates(space, {"C": 1.0, "ngram_max": 2}, 4, seed=1) != first
+    assert len(tuning.candidates(space, {"C": 1.0, "ngram_max": 2}, 99, seed=0)) == 6  # the whole grid, once each
+
+
+def test_small_pools_are_cross_validated_and_large_ones_held_out_stratified_and_seeded():
+    protocol, pairs = tuning.folds(POOL, seed=3)
+    assert protocol.startswith("3-fold stratified cross-validation") and len(pairs) == 3
+    seen = sorted(i for _, val in pairs for i in val)
+    assert seen == list(range(60))  # every training label validates once
+    for fit, val in pairs:
+        counts = Counter(POOL.labels[i] for i in val)
+        assert not set(fit) & set(val) and counts[0] in (13, 14) and counts[1] in (6, 7)  # each fold keeps 2 : 1
+    assert tuning.folds(POOL, seed=3) == (protocol, pairs) and tuning.folds(POOL, seed=4)[1] != pairs
+    big = Split([f"t{i}" for i in range(1000)], [0] * 800 + [1] * 200)
+    protocol, [(fit, val)] = tuning.folds(big, seed=0)
+    assert "held-out split of 200" in protocol and Counter(big.labels[i] for i in val) == {0: 160, 1: 40}
+
+
+@pytest.fixture(scope="module")
+def jobs(tmp_path_factory):
+    """Planned jobs on real SMS spam: tfidf and head-only at 8 labels per class, tuned with 3 trials."""
+    from bench.run.grid import Cell
+    from bench.run.plan import plan
+
+    results = tmp_path_factory.mktemp("results")
+    cells = [Cell("spam", name, model, 0, 8, {}, None, "cpu", tune=3)
+             for name, model in (("tfidf", None), ("head-only", "all-MiniLM-L6-v2"))]
+    return {p.cell.strategy: p.job for p in plan(cells, results)}
+
+
+@pytest.fixture(scope="module")
+def clean(jobs):
+    """Each job run once in this process, as the worker runs it."""
+    from bench.run.worker import run_cell
+
+    return {name: run_cell(job) for name, job in jobs.items()}
+
+
+def _poisoned(job: dict) -> dict:
+    """The same job with the test labels shuffled (and the fingerprint that goes with them)."""
+    from bench.contracts import TaskData
+    from bench.data.loading import fingerprint
+
+    job = copy.deepcopy(job)
+    labels = job["data"]["test"]["labels"]
+    random.Random(0).shuffle(labels)
+    data = TaskData.from_json(job["data"])
+    job["data"]["fingerprint"] = fingerprint(data.train, data.test)
+    return job
+
+
+@pytest.mark.parametrize("strategy", ["tfidf", "head-only"])
+def test_the_tuner_never_reads_the_test_split(jobs, clean, strategy):
+    from bench.run.worker import run_cell
+
+    clean, poisoned = clean[strategy], run_cell(_poisoned(jobs[strategy]))
+    assert clean["tuning"]["trials"] and len(clean["tuning"]["trials"]) == 3
+    assert clean["tuning"]["protocol"].startswith("3-fold stratified cross-validation on the 16 training labels")
+    for key in ("trials", "chosen", "refit"):
+        trials = lambda t: [{k: v for k, v in row.items() if k != "seconds"} for row in t] if key == "trials" else t
+        assert trials(clean["tuning"][key]) == trials(poisoned["tuning"][key])
+    assert clean["predictions"] == poisoned["predictions"]  # the same model, whatever the test labels say
+    assert clean["metrics"]["accuracy"] != poisoned["metrics"]["accuracy"]  # ... which were really poisoned
+
+
+def test_a_tuned_trained_strategy_refits_its_kept_epoch_on_every_label(clean):
+    result = clean["head-only"]
+    tuned = result["tuning"]
+    chosen = next(t for t in tuned["trials"] if t["options"] == tuned["chosen"])
+    assert len(chosen["best_epochs"]) == 3  # the epoch each fold's fit kept, by the best-epoch rule
+    assert tuned["refit"]["val_fraction"] == 0 and tuned["refit"]["epochs"] == sorted(chosen["best_epochs"])[1]
+    assert result["training"]["n_train"] == 16 and result["training"]["n_val"] == 0  # every label, no validation
+    assert result["training"]["epochs_run"] == tuned["refit"]["epochs"]
+    assert result["cost"]["tune_seconds"] > 0
+
+
+def test_paired_statistics_agree_with_a_hand_computation():
+    # 20 test texts, two seeds; A is right on 9 texts where B is wrong, B on 1 where A is wrong (both seeds)
+    gold = [0] * 20
+    a_right = [1] * 15 + [0] * 5
+    b_right = [1] * 6 + [0] * 9 + [1] + [0] * 4
+    make = lambda name, right, seed: dataclasses.replace(  # noqa: E731
+        make_record("t", name, "other", None, seed, sum(right) / 20), gold=tuple(gold),
+        predictions=tuple(0 if r else 1 for r in right))
+    only_a, only_b, p = mcnemar_exact([bool(x) for x in a_right], [bool(x) for x in b_right])
+    assert (only_a, only_b) == (9, 1) and p == pytest.approx(2 * (1 + 10) / 2**10)  # 0.0215
+    test = compare([make("a", a_right, s) for s in (0, 1)], [make("b", b_right, s) for s in (0, 1)])
+    assert test.difference == pytest.approx((15 - 7) / 20) and test.seeds == (0, 1)
+    assert 0 < test.low < 0.4 < test.high and test.beyond_noise and test.p < 0.05
+    assert [m.p for m in test.per_seed] == [pytest.approx(0.0215, abs=1e-4)] * 2
+    same = compare([make("a", a_right, 0)], [make("b", a_right, 0)])
+    assert same.difference == 0 and same.low == same.high == 0 and same.p == 1 and not same.beyond_noise
+    once = compare([make("a", a_right, 0)], [make("b", b_right, s) for s in (0, 1, 2)])  # seed-free A: every seed
+    assert once.seeds == (0, 1, 2)
+
+
+def test_bench_compare_prints_the_difference_and_the_texts_they_disagree_on(tmp_path):
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(40))
+    (tmp_path / "reviews.toml").write_text('name = "reviews"\npath = "reviews.csv"\n')
+    results = str(tmp_path / "results")
+    assert run_bench("run", "--tasks", str(tmp_path / "reviews.toml"), "--results", results,
+                     "--strategies", "majority").returncode == 0  # with tfidf, the reference row
+    out = run_bench("compare", "tfidf", "majority", "--results", results, "--show", "2")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "reviews, all labels: tfidf (-) vs majority (-), 1 paired seed(s), 16 test texts"
+    assert "difference +50.0 points (95 % CI" in lines[1] and "beyond noise" in lines[1]
+    assert lines[2].startswith("  seed 0: 8 texts only A gets right, 0 only B, McNemar exact p=0.008")
+    assert lines[3] == "They disagree on 8 texts (seed 0); the first 2:"
+    assert len(lines) == 6 and "gold good" in lines[4] and "(review" in lines[4]
+    bad = run_bench("compare", "tfidf", "rag", "--results", results)
+    assert bad.returncode == 2 and "rag: no row" in bad.stderr
+
+
+def test_select_only_chooses_on_training_labels_and_never_scores_the_test_split(tmp_path):
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(40))
+    (tmp_path / "reviews.toml").write_text('name = "reviews"\npath = "reviews.csv"\n')
+    results = str(tmp_path / "results")
+    run = run_bench("run", "--tasks", str(tmp_path / "reviews.toml"), "--strategies", "tfidf", "majority",
+                    "--tune", "3", "--select-only", "--results", results)
+    assert run.returncode == 0, run.stderr
+    assert "1 cell(s) run" in " ".join(run.stderr.split())  # majority has nothing to choose: left out
+    from pathlib import Path
+
+    from bench.run import store
+
+    [record] = list(store.iter_records(Path(results)))
+    assert record.ok and record.metrics is None and record.predictions is None and record.gold is None
+    assert len(record.tuning.trials) == 3 and record.tuning.chosen and record.cost.tune_seconds > 0
+    table = run_bench("tuning", "--results", results)
+    assert table.returncode == 0 and table.stdout.count("| tfidf |") == 3 and "| default |" in table.stdout
+    board = (Path(results) / "LEADERBOARD.md").read_text()
+    assert "| tfidf" not in board  # a choice without a test score is no leaderboard row
