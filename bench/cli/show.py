@@ -135,8 +135,10 @@ def render(detail, wrong_limit: int | None) -> list:
         for header in ("epoch", "train loss", "train acc %", "val loss", "val acc %", "s"):
             curves.add_column(header, justify="right")
         for row in r.training.curves:
+            val_loss = "-" if row.val_loss is None else f"{row.val_loss:.4f}"  # None: no validation split
+            val_acc = "-" if row.val_accuracy is None else f"{100 * row.val_accuracy:.1f}"
             curves.add_row(str(row.epoch), f"{row.train_loss:.4f}", f"{100 * row.train_accuracy:.1f}",
-                           f"{row.val_loss:.4f}", f"{100 * row.val_accuracy:.1f}", f"{row.seconds:.1f}",
+                           val_loss, val_acc, f"{row.seconds:.1f}",
                            style="bold" if row.epoch == r.training.best_epoch else None)
         out += [curves, Text(f"kept epoch {r.training.best_epoch} (bold): {r.training.best_rule}", style="dim")]
     if detail.tuning:

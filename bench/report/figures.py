@@ -21,8 +21,8 @@ from bench.report.plots import VARIANT, variant
 from bench.report.table import row_key
 
 LAYOUT = {"template": "none", "font": {"family": "system-ui, sans-serif", "size": 12}, "hovermode": "closest",
-          "margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "legend": {"font": {"size": 11}},
-          "paper_bgcolor": "white", "plot_bgcolor": "white"}
+          "margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "paper_bgcolor": "white", "plot_bgcolor": "white",
+          "legend": {"font": {"size": 11}, "orientation": "h", "yanchor": "top", "y": -0.18, "x": 0}}
 AXIS = {"gridcolor": "#e6e6e6", "zeroline": False, "linecolor": "#999", "showline": True}
 
 
@@ -66,7 +66,7 @@ def budget_figure(rows, runs: dict, colours: Palette) -> dict:
                            + "<br><i>click for the run</i><extra></extra>")))
     fig.update_layout(**LAYOUT, xaxis={**AXIS, "title": "labelled examples per class", "type": "category",
                                        "categoryorder": "array", "categoryarray": ticks},
-                      yaxis={**AXIS, "title": "test accuracy (%)"}, height=420)
+                      yaxis={**AXIS, "title": "test accuracy (%)"}, height=_height(len(groups)))
     return _as_json(fig)
 
 
@@ -100,7 +100,7 @@ def cost_figure(rows, runs: dict, colours: Palette) -> dict:
                                  line={"shape": "hv", "color": "black", "dash": "dash", "width": 1},
                                  name="Pareto front (ringed)", legendgroup="front", showlegend=col == 1,
                                  hoverinfo="skip"), row=1, col=col)
-    fig.update_layout(**LAYOUT, height=440)
+    fig.update_layout(**LAYOUT, height=_height(len(rows) + 1))
     fig.update_xaxes(type="log", **AXIS)
     fig.update_yaxes(**AXIS)
     fig.update_yaxes(title_text="test accuracy (%)", row=1, col=1)
@@ -129,6 +129,11 @@ def curves_figure(curves) -> dict:
     fig.update_xaxes(title_text="epoch", dtick=1 if len(epochs) <= 12 else None, **AXIS)
     fig.update_yaxes(**AXIS)
     return _as_json(fig)
+
+
+def _height(entries: int) -> int:
+    """Room for the plot and its legend below it (about three entries a line)."""
+    return 400 + 22 * -(-entries // 3)
 
 
 def _round(value) -> float | None:

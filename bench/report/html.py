@@ -138,9 +138,11 @@ def _task(index: int, name: str, board: Leaderboard, details: dict, keys: dict, 
         head, body = curve_rows(table, name)
         groups = [key for key, _ in rows.groupby(VARIANT, sort=False)]  # curve_rows' rows, in its order
         out["curve"] = {"headers": [(h, "text" if i < 2 else "num") for i, h in enumerate(head)],
-                        "rows": [{"cells": [(c, _number(c) if i >= 2 else c) for i, c in enumerate(cells)],
+                        "rows": [{"cells": [(_short(key) if i == 0 else c, _number(c) if i >= 2 else c)
+                                            for i, c in enumerate(cells)],
                                   "runs": _largest(rows, key, by_row), "classes": "", "title": "",
-                                  "colour": colours.colour(key[0])} for key, cells in zip(groups, body)]}
+                                  "options": key[2], "colour": colours.colour(key[0])}
+                                 for key, cells in zip(groups, body)]}
         out["json"]["figures"]["budget"] = figures.budget_figure(rows, by_row, colours)
         out["figures"].append(("budget", "Accuracy by label budget (mean ± std over seeds; dashed: uses no labels)"))
     out["json"]["figures"]["cost"] = figures.cost_figure(main, by_row, colours)
@@ -166,12 +168,18 @@ def _leaderboard(board: Leaderboard, main, formatted: list[list[str]], by_row: d
     for (_, row), cells in zip(main.iterrows(), formatted):
         gap, why = _versus(board, best, row)
         sort = [display_name(row), row.model, int(row.seeds)] + [_value(row[c[0]]) for c in COLUMNS] + [gap[1]]
-        shown = [display_name(row).replace(" (baseline)", ""), row.model] + cells[2:] + [gap[0]]
+        shown = [_short(variant(row)), row.model] + cells[2:] + [gap[0]]
         out.append({"cells": list(zip(shown, sort)), "runs": by_row.get(row_key(row), []), "title": why,
+                    "options": row.options,
                     "classes": " ".join(k for k, on in (("baseline", row.baseline), ("within-noise", row.within_noise),
                                                         ("tuned", row.tuned)) if on),
                     "colour": colours.colour(row.strategy)})
     return {"headers": headers, "rows": out}
+
+
+def _short(key: tuple) -> str:
+    """A row's strategy as its table cell names it: the changed options go on a line of their own."""
+    return key[0] + (" (tuned)" if key[3] else "")
 
 
 def _versus(board: Leaderboard, best, row) -> tuple[tuple[str, float | str], str]:
@@ -208,7 +216,7 @@ def _runs_table(details: list, colours) -> dict:
                   (fmt(c.predict_seconds, "sec"), _value(c.predict_seconds)),
                   (fmt(c.peak_rss_mb, "mb"), _value(c.peak_rss_mb)),
                   (str(len(d.wrong)) if d.confusion else "-", len(d.wrong) if d.confusion else ""), (d.id, d.id)]
-        out.append({"cells": values, "runs": [d.id], "classes": "failed" if not r.ok else "", "title": "",
+        out.append({"cells": values, "runs": [d.id], "classes": "failed" if not r.ok else "", "title": "", "options": "",
                     "colour": colours.colour(r.cell.strategy)})
     return {"headers": headers, "rows": out}
 

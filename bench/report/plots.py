@@ -36,6 +36,13 @@ def variant(row) -> tuple:
     return tuple(row[k] for k in VARIANT)
 
 
+def legend_label(key: tuple) -> str:
+    """label(), with long changed options wrapped onto further lines so the legend stays narrow."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(label(*key), 52, subsequent_indent="    ", break_on_hyphens=False))
+
+
 def file_name(task: str, kind: str) -> str:
     return f"{slug(task)}-{kind}.png"
 
@@ -77,23 +84,24 @@ def budget_plot(rows, task: str, path: Path, colours: Palette | None = None) -> 
     x = {b: i for i, b in enumerate(names)}
     fig, ax = plt.subplots(figsize=(9, 4.5))
     groups = rows.groupby(VARIANT, sort=False)
+    handles = []  # in the palette's order (matplotlib would list plain lines before error bars)
     for key, group in sorted(groups, key=lambda item: colours.order(*item[0])):
         group = group.sort_values("budget", key=lambda s: s.map(sampling.order))
-        style = dict(color=colours.colour(key[0]), label=label(*key), marker=colours.marker(*key))
+        style = dict(color=colours.colour(key[0]), label=legend_label(key), marker=colours.marker(*key))
         if not group.uses_labels.iloc[0]:  # label-free: the same at every budget
-            ax.plot(range(len(names)), [100 * group.accuracy.iloc[0]] * len(names), linestyle="--", linewidth=1.5,
-                    markerfacecolor="white", markersize=5, **style)
+            handles += ax.plot(range(len(names)), [100 * group.accuracy.iloc[0]] * len(names), linestyle="--",
+                               linewidth=1.5, markerfacecolor="white", markersize=5, **style)
             continue
         xs = [x[b] for b in group.budget]
         ys = 100 * group.accuracy.to_numpy()
         err = 100 * group.accuracy_std.fillna(0).to_numpy()
-        ax.errorbar(xs, ys, yerr=err, capsize=3, markersize=5, **style)
+        handles.append(ax.errorbar(xs, ys, yerr=err, capsize=3, markersize=5, **style))
     ax.set_xticks(range(len(names)), names)
     ax.set_xlabel("labelled examples per class")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{task}: accuracy vs labels (mean ± std over seeds; dashed: uses no labels)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return _save(fig, path)
 
 
@@ -112,7 +120,7 @@ def cost_plot(rows, task: str, path: Path, colours: Palette | None = None) -> Pa
         for i, (_, row) in enumerate(rows.iterrows()):
             ax.scatter(cost[i], acc[i], s=60 if i in front else 40, color=colours.colour(row.strategy),
                        marker=colours.marker(*variant(row)), edgecolors="black" if i in front else "none",
-                       linewidths=1.2, zorder=3, label=label(*variant(row)))
+                       linewidths=1.2, zorder=3, label=legend_label(variant(row)))
         pts = sorted((cost[i], acc[i]) for i in front)
         ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="black", linestyle="--",
                 linewidth=1, zorder=2, label="Pareto front (ringed points)")
@@ -138,9 +146,9 @@ def curves_plot(records: list[Record], task: str, path: Path, colours: Palette |
         groups.setdefault(variant(flat(record)), []).append(record)
     seeds = sorted({r.cell.seed for r in records})
     nan = float("nan")
-    fig, axes = plt.subplots(len(groups), 2, figsize=(10, 2.6 * len(groups) + 0.6), squeeze=False)
+    fig, axes = plt.subplots(len(groups), 2, figsize=(10, 3.0 * len(groups) + 0.6), squeeze=False)
     for (key, runs), (loss_ax, acc_ax) in zip(groups.items(), axes):
-        colour, name = colours.colour(key[0]), label(*key)
+        colour, name = colours.colour(key[0]), legend_label(key)
         for record in runs:
             history, seed = record.training.curves, record.cell.seed
             marker = MARKERS[seeds.index(seed) % len(MARKERS)]
@@ -150,8 +158,8 @@ def curves_plot(records: list[Record], task: str, path: Path, colours: Palette |
                          marker=marker, markersize=4)
             acc_ax.plot(epochs, [nan if h.val_accuracy is None else 100 * h.val_accuracy for h in history],
                         color=colour, marker=marker, markersize=4, label=f"seed {seed}")
-        loss_ax.set(ylabel="loss", title=f"{name}: train (solid), validation (dashed) loss")
-        acc_ax.set(ylabel="validation accuracy (%)", title=f"{name}: validation accuracy")
+        loss_ax.set(ylabel="loss", title=f"{name}\ntrain (solid), validation (dashed) loss")
+        acc_ax.set(ylabel="validation accuracy (%)", title=f"{name}\nvalidation accuracy")
         acc_ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
         for ax in (loss_ax, acc_ax):
             ax.grid(alpha=0.3)

@@ -69,7 +69,9 @@ def detail(record: Record, split: Gold | Unavailable | None) -> RunDetail:
     elif labels is None or len(labels) != len(predictions):
         out.note = out.note or _why(split)
     else:
-        out.labels = loaded.label_names if loaded is not None else tuple(record.config.task.get("labels", ()))
+        out.labels = loaded.label_names if loaded is not None else tuple(record.config.task.get("labels") or ())
+        if not out.labels:  # a card without its label names: number them
+            out.labels = tuple(f"label {i}" for i in range(max(max(labels), max(predictions)) + 1))
         out.confusion = confusion(predictions, labels, len(out.labels))
         out.wrong = [Wrong(i, y, p, loaded.texts[i] if loaded is not None else None)
                      for i, (y, p) in enumerate(zip(labels, predictions)) if p != y]
