@@ -34,7 +34,8 @@ def cmd_show(args) -> int:
         raise BenchError(f"{len(found)} runs match {' '.join(args.what)!r}; narrow it with seed=, budget=, model=, "
                          "status= or give a run id from the list")
     record = found[0]
-    split = gold.load([record], record.data.fingerprint) if record.ok and record.data else None
+    roots = (results_folder(args.results).resolve().parent,)
+    split = gold.load([record], record.data.fingerprint, roots) if record.ok and record.data else None
     for part in render(runs.detail(record, split), args.wrong):
         console.print(part)
     return 0

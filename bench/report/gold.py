@@ -5,8 +5,10 @@ confusion matrix and the texts it got wrong, the report loads each data set
 once: the card rebuilt from a record (`bench.data.cards.from_json`) and read
 with `bench.data.loading.resolve`, as a run reads it. A card whose source is
 known only by its description (a plugin's own kind of source, or a record
-upgraded from schema 1) falls back to the registered task of the same name.
-Either way the loaded data's fingerprint must be the one the records hold;
+upgraded from schema 1) falls back to the registered task of the same name; a
+user's local data file, recorded relative to where `bench run` ran, is also
+looked for beside the results folder.
+In every case the loaded data's fingerprint must be the one the records hold;
 otherwise the split is `Unavailable`, with the reason, and the report shows
 what it can without it.
 """
@@ -14,6 +16,7 @@ what it can without it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.errors import BenchError
 from bench.run.records import Record
@@ -35,21 +38,25 @@ class Unavailable:
     reason: str
 
 
-def load_all(records: list[Record]) -> dict[str, Gold | Unavailable]:
-    """The test split of every data fingerprint among `records`, each loaded once."""
+def load_all(records: list[Record], roots: tuple[Path, ...] = ()) -> dict[str, Gold | Unavailable]:
+    """The test split of every data fingerprint among `records`, each loaded once (`roots`: see `load`)."""
     by_fingerprint: dict[str, list[Record]] = {}
     for record in records:
         if record.data is not None:
             by_fingerprint.setdefault(record.data.fingerprint, []).append(record)
-    return {fingerprint: load(group, fingerprint) for fingerprint, group in by_fingerprint.items()}
+    return {fingerprint: load(group, fingerprint, roots) for fingerprint, group in by_fingerprint.items()}
 
 
-def load(records: list[Record], fingerprint: str) -> Gold | Unavailable:
-    """The test split of data whose fingerprint is `fingerprint`, from the first card among `records` that gives it."""
+def load(records: list[Record], fingerprint: str, roots: tuple[Path, ...] = ()) -> Gold | Unavailable:
+    """The test split of data whose fingerprint is `fingerprint`, from the first card among `records` that gives it.
+
+    A user's card keeps its data paths as `bench run` was given them, relative to where it ran; they are
+    tried as they are (from here), then under each of `roots` (the folder that holds the results folder).
+    """
     from bench.data.loading import resolve
 
     reasons = []
-    for card in _candidates(records):
+    for card in _rebased(_candidates(records), roots):
         try:
             card, data = resolve(card)
         except Exception as exc:  # noqa: BLE001: any failure to load is a reason shown on the page, not a crash
@@ -64,6 +71,23 @@ def load(records: list[Record], fingerprint: str) -> Gold | Unavailable:
         reasons.append(f"the records describe the data of task {name} but not how to load it, and no task of that "
                        "name is registered")
     return Unavailable("; ".join(dict.fromkeys(reasons)))
+
+
+def _rebased(cards, roots: tuple[Path, ...]):
+    """Each card, then for a local source with relative paths, the same card with its paths under each root."""
+    from dataclasses import replace
+
+    from bench.data.sources.tables import LocalTable
+
+    for card in cards:
+        yield card
+        source = card.source
+        if not isinstance(source, LocalTable) or Path(source.path).expanduser().is_absolute():
+            continue
+        for root in roots:
+            if (root / source.path).exists():
+                test = None if source.test_path is None else str(root / source.test_path)
+                yield replace(card, source=LocalTable(str(root / source.path), test))
 
 
 def _candidates(records: list[Record]):

@@ -51,7 +51,7 @@ def page(board: Leaderboard, results: Path) -> str:
 
     everything = board.ok + board.failed + board.selections
     colours = for_records(everything)
-    golds = gold.load_all(board.ok)
+    golds = gold.load_all(board.ok, roots=(results.resolve().parent,))
     details, keys = {}, {}
     order = lambda r: (r.cell.task, colours.order(*variant(flat(r))), sampling.size(r.cell.budget),  # noqa: E731
                        r.cell.seed, r.status)
