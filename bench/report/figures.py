@@ -16,8 +16,7 @@ import json
 
 from bench.data import sampling
 from bench.report.analysis import pareto_front
-from bench.report.palette import Palette, label
-from bench.report.plots import VARIANT, variant
+from bench.report.palette import VARIANT, Palette, label, variant
 from bench.report.table import row_key
 
 LAYOUT = {"template": "none", "font": {"family": "system-ui, sans-serif", "size": 12}, "hovermode": "closest",

@@ -2,20 +2,23 @@
 
 One self-contained file that works offline: no CDN, no server, no request of
 any kind. plotly.js is embedded once; per task the page has the leaderboard
-table (sortable; the baseline and the ≈ marks as in LEADERBOARD.md), accuracy
-by label budget (a table and an interactive plot), accuracy against cost with
-the Pareto front, the crossover statement, and a table of every run. A click
-on a run (a table row or a plot point) opens its details: what came out and
-what it cost, configuration, provenance, training curves, confusion matrix,
-calibration, tuning trials if any, the error and traceback of a failed run,
-and the test texts it got wrong, searchable. `#run=<id>` in the address opens
-a run directly, so a link can point at one.
+table (sortable; the baseline and the ≈ marks as in LEADERBOARD.md, and each
+row's gap to the best row, paired where the records allow), accuracy by label
+budget (a table and an interactive plot), accuracy against cost with the Pareto
+front, the crossover statement, and a table of every run (failed ones and
+`--select-only` choices included). A click on a run (a table row or a plot
+point) opens its details: what came out and what it cost, configuration,
+provenance, training curves, confusion matrix, calibration, how its options
+were tuned (every trial) if they were, the error and traceback of a failed
+run, and the test texts it got wrong, searchable. `#run=<id>` in the address
+opens a run directly, so a link can point at one.
 
 Safety: the tables are rendered by a Jinja2 template with autoescaping on
 (page/index.html.j2); everything else travels as one JSON document in a
 `<script type="application/json">` block, with `<`, `>` and `&` written as
 \\u escapes, and page/page.js puts it into the page as text nodes only, never
-as markup. Text from a data set cannot run as script, whatever it holds.
+as markup. Text from a data set cannot run as script, whatever it holds; and
+the page's Content-Security-Policy lets no script run but its own two.
 """
 
 from __future__ import annotations
@@ -30,8 +33,7 @@ from pathlib import Path
 from bench.data import sampling
 from bench.files import write_text
 from bench.report import analysis, figures, gold, runs
-from bench.report.palette import for_records
-from bench.report.plots import VARIANT, variant
+from bench.report.palette import VARIANT, for_records, variant
 from bench.report.table import (COLUMNS, Leaderboard, curve_rows, display_name, flat, fmt, main_rows, row_key,
                                 rows_for)
 from bench.run.records import Record

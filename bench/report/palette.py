@@ -59,6 +59,14 @@ class Palette:
         return (PLOTLY_MARKERS if plotly else MARKERS)[index % len(MARKERS)]
 
 
+VARIANT = ["strategy", "model", "options", "tuned"]  # a table row's columns that get a line or point of its own
+
+
+def variant(row) -> tuple:
+    """A table row's (strategy, model, options, tuned), as the palette's methods and `label` take them."""
+    return tuple(row[k] for k in VARIANT)
+
+
 def label(strategy: str, model: str | None = None, options: str = "", tuned: bool = False) -> str:
     """How a plot names a table row: `knn [k=8] tuned (all-MiniLM-L6-v2)`."""
     return (strategy + (f" [{options}]" if options else "") + (" tuned" if tuned else "")

@@ -19,21 +19,13 @@ from pathlib import Path
 from bench.data import sampling
 from bench.files import replace_atomically
 from bench.report.analysis import pareto_front
-from bench.report.palette import MARKERS, Palette, for_records, label
+from bench.report.palette import MARKERS, VARIANT, Palette, for_records, label, variant
 from bench.report.table import Leaderboard, flat, main_rows
 from bench.run.records import Record
 from bench.run.store import slug
 
 CAPTIONS = {"budget": "accuracy vs labels per class", "cost": "accuracy vs cost, Pareto front marked",
             "curves": "training and validation curves"}
-
-
-VARIANT = ["strategy", "model", "options", "tuned"]  # a line or point of its own (a table row, budgets aside)
-
-
-def variant(row) -> tuple:
-    """A table row's (strategy, model, options, tuned), as the palette and the legend take them."""
-    return tuple(row[k] for k in VARIANT)
 
 
 def legend_label(key: tuple) -> str:
