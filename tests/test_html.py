@@ -8,6 +8,8 @@ import json
 import re
 from html.parser import HTMLParser
 
+import pytest
+
 from bench.contracts import EpochRow, TrainingInfo
 from bench.files import write_json
 from bench.report import html, palette
@@ -140,3 +142,21 @@ def test_bench_show_prints_one_run_or_lists_the_matches(tmp_path):
     assert several.returncode == 2 and "2 runs match 'lora'" in several.stderr and "matching runs" in several.stdout
     none = run_bench("show", "nothing-like-it", cwd=tmp_path)
     assert none.returncode == 2 and "no run matches" in none.stderr
+
+
+@pytest.mark.parametrize("kind", ["no records", "only a failed run", "only a --select-only choice"])
+def test_any_results_folder_gets_a_page(tmp_path, kind):
+    (tmp_path / "records").mkdir()
+    record = make_record("t", "tfidf", "baseline", None, 0, 0.5)
+    if kind == "only a failed run":
+        record = dataclasses.replace(record, status="failed", metrics=None, error="it broke")
+    if kind == "only a --select-only choice":
+        tuning = TuningInfo("held-out 20 %", (Trial({"C": 1.0}, (0.5,), 0.5, 0.1),), {"C": 1.0}, {"C": 1.0}, 0.1)
+        record = dataclasses.replace(record, metrics=None, predictions=None, tuning=tuning)
+    if kind != "no records":
+        write_json(tmp_path / "records" / "r.json", record.as_json())
+    _, _, page = publish(load(tmp_path), tmp_path)
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!doctype html>") and text.rstrip().endswith("</html>")
+    assert ("No records yet" in text) == (kind == "no records")
+    assert ("selected (not tested)" in text) == (kind == "only a --select-only choice")
