@@ -112,7 +112,7 @@ def test_report_writes_plots_and_curve_tables_from_records(tmp_path):
         write_json(tmp_path / "records" / f"r{i}.json", r.as_json())
     board = load(tmp_path)
     assert len(board.ok) == len(recs) and not board.damaged
-    md, _ = publish(board, tmp_path)
+    md, _, _ = publish(board, tmp_path)
     text = md.read_text()
     for kind in ("budget", "cost", "curves"):
         png = tmp_path / "plots" / f"t-{kind}.png"

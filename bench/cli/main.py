@@ -28,6 +28,22 @@ RUN_EXAMPLES = """examples:
 """
 
 
+SHOW_EXAMPLES = """examples:
+  bench show 4a2fff616901 --results leaderboard      # a run id, as the page and bench report show it
+  bench show spam lora seed=0 budget=8               # a filter: task, strategy, seed, label budget
+  bench show spam/full budget=all seed=2 --wrong all
+  bench show results/records/spam/knn/all-MiniLM-L6-v2/seed0-8ea30cad239f.json
+"""
+
+
+def _wrong_limit(value: str) -> int | None:
+    if value == "all":
+        return None
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number or 'all', got {value!r}")
+    return int(value)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake as one line."""
 
@@ -38,7 +54,8 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="bench", description="Prompt, retrieve or fine-tune? Runs text-classification "
                     "tasks through pluggable strategies and writes leaderboards.",
-                    epilog="examples:\n  bench ls\n  bench run --tasks imdb spam\n  bench report",
+                    epilog="examples:\n  bench ls\n  bench run --tasks imdb spam\n  bench report\n"
+                    "  bench show spam lora seed=0 budget=8",
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -94,11 +111,24 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog="examples:\n  bench ls\n  bench ls --options", formatter_class=argparse.RawDescriptionHelpFormatter)
     ls.add_argument("--options", action="store_true", help="also list each strategy's options and defaults")
 
-    report = sub.add_parser("report", help="rebuild LEADERBOARD.md, leaderboard.csv and plots from the records",
+    report = sub.add_parser("report", help="rebuild LEADERBOARD.md, leaderboard.csv, index.html and plots from the records",
                             epilog="examples:\n  bench report\n  bench report --results leaderboard",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
                         help="the results folder to read and write (default: results)")
+
+    show = sub.add_parser("show", help="print one run's record: results, costs, curves, and the texts it got wrong",
+                          description="Print one run: its results and costs, configuration, training curves, "
+                          "confusion matrix and wrong predictions. Name it by its run id, a record file, or a filter "
+                          "whose words each match its task, strategy or model, with seed=, budget=, model=, "
+                          "status= and tuned=; when several runs match, they are listed.",
+                          epilog=SHOW_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    show.add_argument("what", nargs="+", metavar="RUN-OR-FILTER",
+                      help="a run id, a record .json file, or filter words (spam lora seed=0 budget=8)")
+    show.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                      help="the results folder to read (default: results)")
+    show.add_argument("--wrong", type=_wrong_limit, default=10, metavar="N|all",
+                      help="how many wrong predictions to print (default: 10)")
 
     compare = sub.add_parser("compare", help="two strategies compared paired: difference, interval, p, disagreements",
                              description="Compares two rows of a results folder's leaderboard on the same test "
@@ -148,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.cli.report import cmd_report
 
             return cmd_report(args)
+        if args.command == "show":
+            from bench.cli.show import cmd_show
+
+            return cmd_show(args)
         if args.command == "compare":
             from bench.cli.compare import cmd_compare
 

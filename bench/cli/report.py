@@ -17,7 +17,7 @@ def cmd_report(args) -> int:
     if not (results / "records").is_dir():
         raise BenchError(f"no records in {results}/records; run `bench run` first or pass --results DIR")
     board = load(results)
-    md, csv = publish(board, results)
+    md, csv, page = publish(board, results)
     console = Console(width=max(Console().width, 120))
     for table in rich_tables(board):
         console.print(table)
@@ -26,7 +26,7 @@ def cmd_report(args) -> int:
         console.print(f"[red]failed[/red] {c.task} / {c.strategy} / {c.model or '-'} / seed {c.seed}: {record.error}")
     for damaged in board.damaged:
         console.print(f"[yellow]damaged record skipped[/yellow]: {damaged.path} ({damaged.reason})")
-    console.print(f"wrote {md} and {csv} from {len(board.ok)} records")
+    console.print(f"wrote {md}, {csv} and {page} from {len(board.ok)} records")
     return 0
 
 

@@ -171,7 +171,8 @@ def aggregate(ok: list[Record]):
     return table.sort_values(order, ascending=[True, False, True, True, True], kind="mergesort").reset_index(drop=True)
 
 
-def _fmt(value, kind: str, std=None) -> str:
+def fmt(value, kind: str, std=None) -> str:
+    """A value as every table shows it: kind "pct" (a fraction as %, with ± std), "count", "sec" or "mb"."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if kind == "pct":
@@ -209,7 +210,7 @@ def rows_for(table, task: str) -> list[list[str]]:
     for _, row in main_rows(table, task).iterrows():
         cells = [display_name(row), row.model, str(int(row.seeds))]
         for key, _, _, kind in COLUMNS:
-            text = _fmt(row[key], kind, row.get(f"{key}_std") if int(row.seeds) > 1 else None)
+            text = fmt(row[key], kind, row.get(f"{key}_std") if int(row.seeds) > 1 else None)
             cells.append(text + (" ≈" if key == "accuracy" and row.within_noise else ""))
         out.append(cells)
     return out
@@ -226,7 +227,7 @@ def curve_rows(table, task: str) -> tuple[list[str], list[list[str]]]:
         cells = [display_name(group.iloc[0]).replace(" (baseline)", ""), group.model.iloc[0]]
         for b in names:
             r = by_budget.get(b) if not label_free else group.iloc[0]
-            cells.append(_fmt(r.accuracy, "pct", r.accuracy_std if int(r.seeds) > 1 else None) if r is not None else "-")
+            cells.append(fmt(r.accuracy, "pct", r.accuracy_std if int(r.seeds) > 1 else None) if r is not None else "-")
         out.append(cells)
     return ["strategy", "model"] + [f"{b} / class" if b != "all" else "all" for b in names], out
 
