@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -124,8 +125,6 @@ def test_report_writes_plots_and_curve_tables_from_records(tmp_path):
 
 def test_records_from_an_earlier_task_card_get_their_own_row():
     """A record made when imdb cut texts at 256 tokens is not averaged with one made at the card's 512."""
-    from dataclasses import replace
-
     from bench.registry import TASKS
 
     current = TASKS.get("imdb").prompt_fields()
@@ -138,3 +137,20 @@ def test_records_from_an_earlier_task_card_get_their_own_row():
     options = sorted(table.options)
     assert options == ["", "max_tokens=64"]
     assert list(table[table.options == ""].accuracy) == [0.70]
+
+
+def test_the_terminal_table_shows_options_in_brackets_as_text():
+    """rich reads "[...]" as markup: a row's options must still be printed."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bench.report.table import Leaderboard
+    from bench.report.terminal import rich_tables
+
+    knn = make_record("spam", "knn", "retrieval", None, 0, 0.9)
+    knn = replace(knn, config=replace(knn.config, strategy={"k": 99}))
+    console = Console(file=StringIO(), width=200)
+    for renderable in rich_tables(Leaderboard([knn], [], [], aggregate([knn]))):
+        console.print(renderable)
+    assert "knn [k=99]" in console.file.getvalue()

@@ -8,6 +8,7 @@ from bench.report.table import Leaderboard, curve_rows, headers, rows_for
 
 def rich_tables(board: Leaderboard, only: set[tuple[str, str, str, str]] | None = None) -> list:
     """rich renderables per task; `only` keeps the rows whose (task, strategy, model, budget) it holds."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = board.table
@@ -22,7 +23,7 @@ def rich_tables(board: Leaderboard, only: set[tuple[str, str, str, str]] | None 
         for i, h in enumerate(headers(short=True)):
             t.add_column(h, justify="left" if i < 2 else "right")
         for cells in rows_for(table, task):
-            t.add_row(*cells, style="dim" if cells[0].endswith("(baseline)") else None)
+            t.add_row(*map(escape, cells), style="dim" if cells[0].endswith("(baseline)") else None)  # "[k=8]" is text
         out.append(t)
         if table[table.task == task].budget.nunique() > 1:
             head, body = curve_rows(table, task)
@@ -30,9 +31,9 @@ def rich_tables(board: Leaderboard, only: set[tuple[str, str, str, str]] | None 
             for i, h in enumerate(head):
                 curve.add_column(h, justify="left" if i < 2 else "right")
             for cells in body:
-                curve.add_row(*cells)
+                curve.add_row(*map(escape, cells))
             out.append(curve)
         cross = analysis.crossover(table[table.task == task].to_dict("records"), task, board.compare)
         if cross is not None:
-            out.append(cross.sentence())
+            out.append(escape(cross.sentence()))
     return out
