@@ -120,3 +120,21 @@ def test_report_writes_plots_and_curve_tables_from_records(tmp_path):
         assert f"(plots/t-{kind}.png)" in text
     assert "| 8 / class | 32 / class | all |" in text
     assert "**Crossover.** t: training (lora m) overtakes prompting" in text
+
+
+def test_records_from_an_earlier_task_card_get_their_own_row():
+    """A record made when imdb cut texts at 256 tokens is not averaged with one made at the card's 512."""
+    from dataclasses import replace
+
+    from bench.registry import TASKS
+
+    current = TASKS.get("imdb").prompt_fields()
+    now = make_record("imdb", "zero-shot", "prompting", None, 0, 0.70)
+    now = replace(now, config=replace(now.config, task={"name": "imdb", **current}))
+    earlier = make_record("imdb", "zero-shot", "prompting", None, 1, 0.60)
+    earlier = replace(earlier, key="earlier",
+                      config=replace(earlier.config, task={"name": "imdb", **current, "max_tokens": 64}))
+    table = aggregate([now, earlier])
+    options = sorted(table.options)
+    assert options == ["", "max_tokens=64"]
+    assert list(table[table.options == ""].accuracy) == [0.70]

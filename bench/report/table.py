@@ -86,7 +86,8 @@ def flat(record: Record) -> dict:
     low, high = metrics.accuracy_ci95 if metrics else (math.nan, math.nan)
     info = record.provenance.strategy
     return {"task": record.cell.task, "strategy": record.cell.strategy, "model": record.cell.model or "-",
-            "options": changed_options(record.cell.strategy, record.config.strategy),
+            "options": ", ".join(filter(None, (changed_card(record.cell.task, record.config.task),
+                                               changed_options(record.cell.strategy, record.config.strategy)))),
             "budget": sampling.name(record.cell.budget), "tuned": record.tuning is not None,
             "family": info.family, "uses_labels": info.uses_labels,
             "test_se": (high - low) / (2 * 1.96), "seed": record.cell.seed,
@@ -113,6 +114,25 @@ def changed_options(strategy: str, config: dict) -> str:
     defaults = _defaults(strategy)
     return ", ".join(f"{k}={v}" for k, v in sorted(config.items())
                      if defaults is None or defaults.get(k, object()) != v)
+
+
+@functools.cache
+def _card_fields(task: str) -> dict | None:
+    from bench.registry import TASKS
+
+    try:
+        return json.loads(json.dumps(TASKS.get(task).prompt_fields()))
+    except Exception:  # a task card given as a file, or no longer installed: nothing to compare with
+        return None
+
+
+def changed_card(task: str, card: dict) -> str:
+    """The fields of a record's task card that differ from the installed card's and reach the strategy (its
+    prompt fields, such as max_tokens), as "k=v, ...": records from an earlier card get their own row."""
+    current = _card_fields(task)
+    if current is None:
+        return ""
+    return ", ".join(f"{k}={card[k]}" for k in sorted(current) if k in card and card[k] != current[k])
 
 
 def aggregate(ok: list[Record]):
