@@ -44,6 +44,12 @@ def _wrong_limit(value: str) -> int | None:
     return int(value)
 
 
+def _results_folder(parser: argparse.ArgumentParser, what: str = "to read") -> None:
+    """The --results flag of the commands that read a results folder (default: results)."""
+    parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                        help=f"the results folder {what} (default: results)")
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake as one line."""
 
@@ -114,8 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="rebuild LEADERBOARD.md, leaderboard.csv, index.html and plots from the records",
                             epilog="examples:\n  bench report\n  bench report --results leaderboard",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    report.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                        help="the results folder to read and write (default: results)")
+    _results_folder(report, "to read and write")
 
     show = sub.add_parser("show", help="print one run's record: results, costs, curves, and the texts it got wrong",
                           description="Print one run: its results and costs, configuration, training curves, "
@@ -125,8 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                           epilog=SHOW_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     show.add_argument("what", nargs="+", metavar="RUN-OR-FILTER",
                       help="a run id, a record .json file, or filter words (spam lora seed=0 budget=8)")
-    show.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                      help="the results folder to read (default: results)")
+    _results_folder(show)
     show.add_argument("--wrong", type=_wrong_limit, default=10, metavar="N|all",
                       help="how many wrong predictions to print (default: 10)")
 
@@ -143,24 +147,21 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--budget", help="labels per class (default: all)")
     compare.add_argument("--untuned", action="store_true", help="compare the untuned rows even where tuned ones exist")
     compare.add_argument("--show", type=int, default=10, metavar="N", help="disagreements to print (default: 10)")
-    compare.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                         help="the results folder to read (default: results)")
+    _results_folder(compare)
 
     tune = sub.add_parser("tuning", help="the configurations the tuner tried, scored on training labels only",
                           description="Prints, per strategy, each configuration's mean validation accuracy over the "
                           "tuned cells of a results folder (the table defaults are chosen from; TUNING.md).",
                           epilog="examples:\n  bench tuning --results leaderboard/defaults",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    tune.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                      help="the results folder to read (default: results)")
+    _results_folder(tune)
 
     migrate = sub.add_parser("migrate", help="upgrade a results folder's records to this bench's record schema",
                              description="Rewrites records of an older schema in the current one (re-keyed, "
                              "each file replaced atomically); nothing measured changes.",
                              epilog="examples:\n  bench migrate --results leaderboard",
                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    migrate.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                         help="the results folder whose records to upgrade (default: results)")
+    _results_folder(migrate, "whose records to upgrade")
     return parser
 
 
