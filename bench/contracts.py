@@ -10,7 +10,11 @@ A *strategy* is a class built as `cls(config, model, context)` with:
 - `predict(texts) -> list[int]` and/or `predict_proba(texts) -> (n, K) array`;
 - `parameter_counts() -> ParameterCounts`;
 - optionally `extra_info() -> dict` for the record. Its keys "training" and
-  "artifact", when present, must be a `TrainingInfo` and an `ArtifactInfo`.
+  "artifact", when present, must be a `TrainingInfo` and an `ArtifactInfo`;
+- optionally, for the scenarios (bench.scenarios): `update(new, task)`,
+  absorbing new labelled examples after `fit` more cheaply than a fresh fit
+  (an index add, more training), and `tuned_encoder() -> (tokenizer, body)`,
+  the transformer it trained, which `--probe` measures for forgetting.
 Traits, as class attributes with these defaults: `default_model = None`,
 `family = "other"` (or "baseline", "prompting", "retrieval", "training";
 reports compare prompting with training), `uses_labels = True` (False: never

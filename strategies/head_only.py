@@ -97,21 +97,31 @@ class HeadOnly(Strategy):
         return torch.from_numpy(self.embeddings.encode(texts, self.max_tokens, normalize=self.config.normalize).copy())
 
     def fit(self, train: Split, task: TaskCard) -> None:
+        self.max_tokens = self.config.max_seq_length or task.max_tokens
+        self.head = None
+        history, n_fit, n_val = self._train(train, task)
+        self.info = {"training": history.info(n_fit, n_val),
+                     "artifact": training.save_artifact(self._save, self.context.artifact_dir)}
+
+    def update(self, new: Split, task: TaskCard) -> None:
+        """Absorb new labelled examples: the head trains on from its current weights, on them only."""
+        self._train(new, task)
+
+    def _train(self, train: Split, task: TaskCard):
         from transformers import default_data_collator, set_seed
 
         seed = self.context.seed
-        self.max_tokens = self.config.max_seq_length or task.max_tokens
         fit_split, val_split = training.carve(train, self.config, seed)
         features = self._encode(fit_split.texts + val_split.texts)  # the only encoder pass over training texts
         rows = [{"features": f, "labels": y} for f, y in zip(features, fit_split.labels + val_split.labels)]
-        set_seed(seed)
-        self.head = linear_head(features.shape[1], len(task.labels), 1 / (self.config.C * len(fit_split)))
+        if self.head is None:  # a fit; an update trains on the head it has
+            set_seed(seed)
+            self.head = linear_head(features.shape[1], len(task.labels), 1 / (self.config.C * len(fit_split)))
         history = training.train(self.head, rows[:len(fit_split)], rows[len(fit_split):], self.config,
                                  collator=default_data_collator, n_labels=len(task.labels),
                                  device=self.context.device, seed=seed, group_by_length=False)
         self.head.eval()
-        self.info = {"training": history.info(len(fit_split), len(val_split)),
-                     "artifact": training.save_artifact(self._save, self.context.artifact_dir)}
+        return history, len(fit_split), len(val_split)
 
     def _save(self, folder) -> None:
         from safetensors.torch import save_file

@@ -70,6 +70,13 @@ class Knn(Strategy):
         self.labels = np.asarray(train.labels)
         self.n_labels = len(task.labels)
 
+    def update(self, new: Split, task: TaskCard) -> None:
+        """Absorb new labelled examples: they join the index (bench.scenarios.update); nothing is retrained."""
+        import numpy as np
+
+        self.retriever.add(new)
+        self.labels = np.concatenate([self.labels, np.asarray(new.labels)])
+
     def predict_proba(self, texts: Sequence[str]):
         _, neighbours = self.retriever.search(texts, self.config.k)
         return vote([[int(self.labels[j]) if j >= 0 else -1 for j in row] for row in neighbours], self.n_labels)

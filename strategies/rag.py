@@ -64,6 +64,11 @@ class Rag(Strategy):
         self.retriever.build(train, task.max_tokens, self.config.index)
         self.train = train
 
+    def update(self, new: Split, task: TaskCard) -> None:
+        """Absorb new labelled examples: they join the index (bench.scenarios.update); nothing is retrained."""
+        self.retriever.add(new)
+        self.train = Split(self.train.texts + new.texts, self.train.labels + new.labels)
+
     def predict_proba(self, texts: Sequence[str]):
         _, neighbours = self.retriever.search(texts, self.config.k)
         demos = [[(self.train.texts[j], self.train.labels[j]) for j in reversed(row) if j >= 0]  # nearest last

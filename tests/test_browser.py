@@ -50,7 +50,8 @@ def page(tmp_path_factory):
         'path = "train.csv"\ntest_path = "test.csv"\n')
     for args in (["--strategies", "majority", "tfidf", "knn", "--seeds", "0", "1", "--budgets", "2", "all",
                   "--tune", "2"],
-                 ["--strategies", "head-only", "--seeds", "0", "--no-baseline"]):
+                 ["--strategies", "head-only", "--seeds", "0", "--no-baseline"],
+                 ["--strategies", "majority", "knn", "--budgets", "4", "--update", "0.5", "--no-baseline"]):
         result = run_bench("run", "--tasks", "hostile.toml", *args, "--results", "results", cwd=folder)
         assert result.returncode == 0, result.stderr
     # from elsewhere: the card's data paths, recorded relative to where it ran, are found beside the results
@@ -130,9 +131,11 @@ def test_the_page_loads_offline_with_every_table_filled(opened):
     assert opened.execute_script("return performance.getEntriesByType('resource').length") == 0  # nothing fetched
     tables = _css(opened, "table.sortable")
     kinds = [t.get_attribute("class").split()[1] for t in tables]
-    assert kinds == ["leaderboard", "curve", "runs"]
+    assert kinds == ["leaderboard", "curve", "runs", "scenario"]  # the last: keeping up (the --update cells)
     for table in tables:
-        assert len(table.find_elements("css selector", "tbody tr")) >= 4, table.get_attribute("class")
+        assert len(table.find_elements("css selector", "tbody tr")) >= 2, table.get_attribute("class")
+    update = [r.text for r in _css(opened, "table.scenario tbody tr")]
+    assert len(update) == 2 and update[0].startswith("knn") and update[1].startswith("majority")
     leaderboard = _css(opened, "table.leaderboard tbody tr")
     names = [row.find_elements("css selector", "td")[0].text for row in leaderboard]
     assert any(n.startswith("majority") and "baseline" in n for n in names)  # the baseline, marked
@@ -160,6 +163,13 @@ def test_a_click_on_a_column_header_sorts_it(opened):
     names = [r.find_elements("css selector", "td")[0].get_attribute("data-sort").lower()
              for r in table.find_elements("css selector", "tbody tr")]
     assert names == sorted(names) and headers[column].get_attribute("aria-sort") == "none"
+
+    scenario = _css(opened, "table.scenario")[0]  # the keeping-up table sorts the same way
+    for order in ("ascending", "descending"):
+        scenario.find_elements("css selector", "thead th button")[0].click()
+        names = [r.find_elements("css selector", "td")[0].get_attribute("data-sort")
+                 for r in scenario.find_elements("css selector", "tbody tr")]
+        assert names == sorted(names, reverse=order == "descending")
 
     _css(opened, "details.every-run summary")[0].click()  # the runs table, by seed, then filtered
     runs = _css(opened, "table.runs")[0]

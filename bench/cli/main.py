@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--select-only", action="store_true",
                      help="with --tune: choose the options on training labels and stop, without a final fit or "
                           "the test split (a study of defaults; `bench tuning` tabulates it)")
+    run.add_argument("--train-on", metavar="TASK",
+                     help="domain shift: fit on this task's training split, test on the --tasks (same label "
+                          "names); the leaderboard's shift table sets it beside in-domain accuracy")
+    run.add_argument("--probe", nargs="+", metavar="TASK", dest="probes",
+                     help="forgetting: after each fine-tune, probe its encoder on these tasks (knn and a linear "
+                          "head on frozen features) against the original encoder")
+    run.add_argument("--update", type=float, metavar="SHARE",
+                     help="keeping up: fit on this share of the training sample first (e.g. 0.5), then absorb "
+                          "the rest: retrained from scratch, and by the strategy's own update where it has one")
     run.add_argument("--no-baseline", action="store_true",
                      help="do not add the reference rows (majority, tfidf) to the grid")
     run.add_argument("--results", type=Path, metavar="DIR",

@@ -7,9 +7,10 @@ from pathlib import Path
 from bench.cli.flags import results_folder
 from bench.data.sampling import ALL
 from bench.errors import BenchError
-from bench.run.grid import DEFAULT_TASKS, GridSpec
+from bench.run.grid import DEFAULT_TASKS, GridSpec, Scenario
 
-GRID_FLAGS = ("tasks", "strategies", "models", "seeds", "budgets", "options", "data", "tune")  # and select_only
+GRID_FLAGS = ("tasks", "strategies", "models", "seeds", "budgets", "options", "data", "tune", "train_on", "probes",
+              "update")  # and select_only
 
 
 def grids_from_flags(args) -> tuple[Path, list[GridSpec]]:
@@ -18,7 +19,8 @@ def grids_from_flags(args) -> tuple[Path, list[GridSpec]]:
     if args.study and args.study_flag:
         raise BenchError("give the study file once (as STUDY.toml or --study STUDY.toml)")
     if study_path is not None:
-        used = [f"--{name.replace('options', 'set')}" for name in GRID_FLAGS if getattr(args, name) is not None]
+        flag = {"options": "set", "probes": "probe"}
+        used = [f"--{flag.get(name, name).replace('_', '-')}" for name in GRID_FLAGS if getattr(args, name) is not None]
         used += [flag for flag, on in (("--no-baseline", args.no_baseline), ("--select-only", args.select_only)) if on]
         if used:
             flags = ", ".join(used)
@@ -33,7 +35,8 @@ def grids_from_flags(args) -> tuple[Path, list[GridSpec]]:
                     options=tuple(_pair(p, "--set", "NAME=VALUE", "head-only.C=0.5") for p in args.options or []),
                     data=tuple(_pair(p, "--data", "TASK=PATH", "imdb=~/data/aclImdb") for p in args.data or []),
                     baseline=not args.no_baseline, device=args.device, tune=args.tune or 0,
-                    select_only=args.select_only)
+                    select_only=args.select_only,
+                    scenario=Scenario(args.train_on, tuple(args.probes or ()), args.update))
     return results_folder(args.results or Path("results")), [spec]
 
 

@@ -56,7 +56,7 @@ def _candidates(what: list[str], results: Path) -> list:
     if not (results / "records").is_dir():
         raise BenchError(f"no records in {results}/records; run `bench run` first or pass --results DIR")
     board = load(results)
-    return board.ok + board.failed + board.selections
+    return board.ok + board.failed + board.selections + board.scenarios
 
 
 def select(records: list, what: list[str]) -> list:

@@ -5,7 +5,9 @@ folder, lets the strategy choose what is trained (`prepare`), tokenises the
 texts (truncated to the task card's `max_tokens`, padded per batch), trains
 through bench.engines.training, saves what was trained (`save`) and predicts class
 probabilities in batches. A strategy module only says which parameters learn
-and how its weights are written.
+and how its weights are written. For the scenarios (bench.scenarios) it can
+go on training on new examples (`update`) and hand back its tuned encoder
+(`tuned_encoder`).
 
 Models: an encoder such as all-MiniLM-L6-v2 (BERT; only `classifier.*` is new)
 or a decoder such as SmolLM2-135M-Instruct (Llama: `score.*` is new and the
@@ -44,6 +46,12 @@ def load_classifier(name: str, n_labels: int):
         tokenizer.pad_token = tokenizer.eos_token
     model.config.pad_token_id = tokenizer.pad_token_id
     return tokenizer, model
+
+
+def backbone(model):
+    """The transformer body of a sequence classifier (PEFT wrappers unwrapped, adapters left active)."""
+    inner = model.get_base_model() if callable(getattr(model, "get_base_model", None)) else model
+    return inner.base_model
 
 
 def top_blocks_and_head(model, top: int) -> set[str]:
@@ -93,21 +101,36 @@ class FineTuned(Strategy):
         return 0
 
     def fit(self, train: Split, task: TaskCard) -> None:
-        from transformers import DataCollatorWithPadding, set_seed
+        from transformers import set_seed
 
-        seed = self.context.seed
-        set_seed(seed)
+        set_seed(self.context.seed)
         self.max_tokens = task.max_tokens
         self.tokenizer, base = load_classifier(self.model_name, len(task.labels))
         self.model = self.prepare(base)
+        history, n_fit, n_val = self._train(train, task)
+        self.info = {"training": history.info(n_fit, n_val),
+                     "artifact": training.save_artifact(lambda folder: self.save(self.model, folder),
+                                                        self.context.artifact_dir)}
+
+    def update(self, new: Split, task: TaskCard) -> None:
+        """Absorb new labelled examples by training on from the current weights, on the new examples only
+        (bench.scenarios.update); the same path as fit (validation split, best epoch, early stopping)."""
+        self._train(new, task)
+
+    def tuned_encoder(self):
+        """(tokenizer, transformer body) as trained, adapters active: what bench.scenarios.forgetting probes."""
+        return self.tokenizer, backbone(self.model)
+
+    def _train(self, train: Split, task: TaskCard):
+        from transformers import DataCollatorWithPadding
+
+        seed = self.context.seed
         fit_split, val_split = training.carve(train, self.config, seed)
         history = training.train(self.model, self._rows(fit_split), self._rows(val_split), self.config,
                                  collator=DataCollatorWithPadding(self.tokenizer), n_labels=len(task.labels),
                                  device=self.context.device, seed=seed, group_by_length=True)
         self.model.eval()
-        self.info = {"training": history.info(len(fit_split), len(val_split)),
-                     "artifact": training.save_artifact(lambda folder: self.save(self.model, folder),
-                                                        self.context.artifact_dir)}
+        return history, len(fit_split), len(val_split)
 
     def _rows(self, split: Split) -> list[dict]:
         encoded = self.tokenizer(list(split.texts), truncation=True, max_length=self.max_tokens)

@@ -18,6 +18,7 @@ hash, hence a new index. The folder appears atomically, like every cache entry.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -115,6 +116,17 @@ class Retriever:
         self.info = IndexInfo(self.kind, int(index.ntotal), int(index.d), (folder / "index.faiss").stat().st_size,
                               round(time.perf_counter() - t0, 3), from_cache, key)
         return self.info
+
+    def add(self, new: Split) -> None:
+        """Put new training examples into the index, after the ones it holds (ids continue from there).
+        The cached index on disk is left as it was: it stays the index of the training data it was built from."""
+        if self.index is None:
+            raise RuntimeError("build() the index before adding to it")
+        started = time.perf_counter()
+        self.truncated["train"] += self.count_long(new.texts)
+        self.index.add(self.embed(new.texts))
+        self.info = dataclasses.replace(self.info, vectors=int(self.index.ntotal),
+                                        build_seconds=round(self.info.build_seconds + time.perf_counter() - started, 3))
 
     def search(self, texts: Sequence[str], k: int):
         """(similarities, training-example ids), each (n, k), nearest first."""

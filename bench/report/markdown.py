@@ -2,7 +2,8 @@
 
 Per task: what the data is, the main table (every strategy with all its
 labels), accuracy by label budget when there are several, the crossover
-statement, and the plots. Text that came from outside (task descriptions,
+statement, and the plots; then the scenario tables (bench.report.scenarios)
+where there are scenario records. Text that came from outside (task descriptions,
 plugin names) is escaped before it goes into markdown.
 """
 
@@ -12,7 +13,7 @@ import html
 import time
 from pathlib import Path
 
-from bench.report import analysis, plots
+from bench.report import analysis, plots, scenarios
 from bench.report.table import COLUMNS, Leaderboard, curve_rows, headers, main_rows, rows_for
 from bench.run.records import Record
 
@@ -32,7 +33,7 @@ def markdown(board: Leaderboard, results: Path) -> str:
              f"(a single seed shows no ±{once}). Accuracy and macro-F1 in %, on each task's fixed test split; "
              "peak MB is the cell process's peak resident memory.", ""]
     if table.empty:
-        return "\n".join(lines + ["No records yet: run `bench run`."]) + "\n"
+        return "\n".join(lines + ["No records yet: run `bench run`."] + _scenario_lines(board, results)) + "\n"
     lines += _machine_lines(board.ok)
     for task in board.tasks():
         first = next(r for r in board.ok if r.cell.task == task)
@@ -62,10 +63,26 @@ def markdown(board: Leaderboard, results: Path) -> str:
         for kind, caption in plots.CAPTIONS.items():
             if (results / "plots" / plots.file_name(task, kind)).exists():
                 lines += ["", f"![{caption}](plots/{plots.file_name(task, kind)})"]
+    lines += _scenario_lines(board, results)
     if board.failed:
         lines += ["", f"{len(board.failed)} failed run(s) are recorded and left out of the tables; "
                   "`bench report` lists them."]
     return "\n".join(lines) + "\n"
+
+
+def _scenario_lines(board: Leaderboard, results: Path) -> list[str]:
+    """The scenario tables (bench.report.scenarios): domain shift, forgetting, keeping up."""
+    lines = []
+    for title, text, head, rows in scenarios.sections(board):
+        lines += ["", f"## {title}", "", text, "", "| " + " | ".join(head) + " |",
+                  "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
+        lines += ["| " + " | ".join(md_escape(row[h]) for h in head) + " |" for row in rows]
+        if title == scenarios.TABLES["update"][0]:
+            for task in sorted({r.cell.task for r in board.scenarios if r.update}):
+                if (results / "plots" / plots.file_name(task, "update")).exists():
+                    lines += ["", f"![{task}: accuracy after absorbing new labels vs seconds]"
+                              f"(plots/{plots.file_name(task, 'update')})"]
+    return lines
 
 
 def _machine_lines(ok: list[Record]) -> list[str]:

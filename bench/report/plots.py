@@ -3,8 +3,10 @@
 Per task: accuracy against the label budget (a line per strategy and model),
 accuracy against cost (fit + predict seconds, and peak memory) with the Pareto
 front marked, and the per-epoch training and validation curves of the trained
-strategies at the largest label budget. Files go to the results folder's plots/
-and LEADERBOARD.md links them.
+strategies at the largest label budget; and for the update scenario
+(bench.scenarios.update), accuracy after absorbing new labels against the
+seconds it took. Files go to the results folder's plots/ and LEADERBOARD.md
+links them.
 
 Every strategy keeps one colour in every plot (bench.report.palette: the hue
 says its family); a strategy run in several variants (models, changed
@@ -60,6 +62,8 @@ def write_all(board: Leaderboard, folder: Path) -> list[Path]:
         trained = [r for r in board.ok if r.cell.task == task and r.training and r.training.curves]
         if trained:
             written.append(curves_plot(largest_budget(trained), task, folder / file_name(task, "curves"), colours))
+    for task in sorted({r.cell.task for r in board.scenarios if r.update is not None}):
+        written.append(update_plot(board, task, folder / file_name(task, "update")))
     return written
 
 
@@ -161,6 +165,36 @@ def curves_plot(records: list[Record], task: str, path: Path, colours: Palette |
         ax.set_xlabel("epoch")
     budget = records[0].cell.budget
     fig.suptitle(f"{task}: training curves ({'all labels' if budget is None else f'{budget} labels per class'})")
+    return _save(fig, path)
+
+
+def update_plot(board: Leaderboard, task: str, path: Path) -> Path | None:
+    """Accuracy against the update's seconds for one task: a point per strategy and mode, the accuracy before
+    the update drawn as the line each point rises from."""
+    from bench.report.scenarios import update_groups, update_means
+
+    groups = {k: g for k, g in update_groups(board).items() if k[0] == task}
+    if not groups:
+        return None
+    plt = _pyplot()
+    colours = for_records([g[0] for g in groups.values()])
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for (_, name, budget, fraction), group in groups.items():
+        m = update_means(group)
+        colour = colours.colour(group[0].cell.strategy)
+        for mode, marker in (("retrain", "o"), ("incremental", "D")):
+            if mode in m:
+                seconds, accuracy = m[mode]
+                ax.plot([max(seconds, 1e-3)] * 2, [100 * m["before"], 100 * accuracy], color=colour, alpha=0.4)
+                ax.scatter(max(seconds, 1e-3), 100 * accuracy, color=colour, marker=marker, s=45, zorder=3,
+                           label=f"{name}, {'all labels' if budget == sampling.ALL else f'{budget}/class'}: {mode}")
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds to absorb the new examples (log)")
+    ax.set_ylabel("test accuracy after (%)")
+    ax.set_title(f"{task}: keeping up (circle: retrain from scratch; diamond: incremental; line from the "
+                 "accuracy before)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return _save(fig, path)
 
 

@@ -17,7 +17,7 @@ from bench.report.table import Leaderboard
 def publish(board: Leaderboard, results: Path) -> tuple[Path, Path, Path]:
     """Write the leaderboard's files into `results`; returns the markdown, CSV and HTML paths."""
     md_path, csv_path = results / "LEADERBOARD.md", results / "leaderboard.csv"
-    if not board.table.empty:
+    if not board.table.empty or board.scenarios:
         plots.write_all(board, results / "plots")
     write_text(md_path, markdown(board, results))
     write_text(csv_path, board.table.to_csv(index=False) if not board.table.empty else "")

@@ -2,7 +2,8 @@
 
 `load(results)` reads every record under `<results>/records/` (when a cell was
 re-run with `--force`, its newest record counts; failed and damaged ones are
-kept apart) and aggregates the ok ones into one row per (task, strategy,
+kept apart, and so are the scenario cells of bench.scenarios, tabulated by
+bench.report.scenarios) and aggregates the ok ones into one row per (task, strategy,
 model, label budget): mean and standard deviation over seeds, each row marked
 when the task's best row does not beat it beyond noise (bench.report.analysis).
 Markdown, the terminal, the CSV and the plots are all drawn from that one
@@ -43,6 +44,7 @@ class Leaderboard:
     damaged: list[store.Damaged]
     table: Any = field(repr=False)  # pandas DataFrame: one row per (task, strategy, model, budget, tuned)
     selections: list[Record] = field(default_factory=list)  # --select-only cells: a choice, no test result
+    scenarios: list[Record] = field(default_factory=list)  # shift, forgetting, update cells (bench.report.scenarios)
 
     def tasks(self) -> list[str]:
         return [] if self.table.empty else sorted(self.table.task.unique())
@@ -68,9 +70,10 @@ def load(results: Path) -> Leaderboard:
                 newest[item.key] = item
         else:
             failed.append(item)
-    ok = [r for r in newest.values() if r.metrics is not None]
+    ok = [r for r in newest.values() if r.metrics is not None and not r.scenario]
     selections = [r for r in newest.values() if r.metrics is None]
-    return Leaderboard(ok, failed, damaged, aggregate(ok), selections)
+    scenarios = [r for r in newest.values() if r.metrics is not None and r.scenario]
+    return Leaderboard(ok, failed, damaged, aggregate(ok), selections, scenarios)
 
 
 ROW = ("task", "strategy", "model", "options", "budget", "tuned")  # what makes a table row; seeds are aggregated

@@ -1,4 +1,4 @@
-"""The leaderboard in the terminal: rich tables, one per task, and the crossover statement."""
+"""The leaderboard in the terminal: rich tables, one per task, the crossover statement, and the scenario tables."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def rich_tables(board: Leaderboard, only: set[tuple[str, str, str, str]] | None 
 
     table = board.table
     if table.empty:
-        return []
+        return _scenario_tables(board)
     if only is not None:
         keep = [(t, s, m, b) in only for t, s, m, b in zip(table.task, table.strategy, table.model, table.budget)]
         table = table[keep]
@@ -36,4 +36,21 @@ def rich_tables(board: Leaderboard, only: set[tuple[str, str, str, str]] | None 
         cross = analysis.crossover(table[table.task == task].to_dict("records"), task, board.compare)
         if cross is not None:
             out.append(escape(cross.sentence()))
+    return out + _scenario_tables(board)
+
+
+def _scenario_tables(board: Leaderboard) -> list:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from bench.report import scenarios
+
+    out: list = []
+    for title, _, head, rows in scenarios.sections(board):
+        t = Table(title=title, title_justify="left", pad_edge=False, padding=(0, 1))
+        for i, h in enumerate(head):
+            t.add_column(h, justify="left" if i < 4 else "right")
+        for row in rows:
+            t.add_row(*(escape(str(row[h])) for h in head))
+        out.append(t)
     return out

@@ -9,6 +9,12 @@ process, a cluster worker) can run it.
 
 A strategy that uses no labels runs once, not once per label budget; one that
 is not `seeded` runs with the first seed only where it sees every label.
+
+A grid may also ask one of the questions behind the choice (bench.scenarios):
+fit on another task's training split (`train_on`, domain shift), probe the
+tuned encoder on other tasks afterwards (`probes`, forgetting), or fit on part
+of the training sample and absorb the rest as new data (`update`). Those
+cells carry a `Scenario`; their records are kept apart from the leaderboard.
 """
 
 from __future__ import annotations
@@ -31,6 +37,18 @@ MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 0 .. 2**32 - 1
 
 
 @dataclass(frozen=True)
+class Scenario:
+    """What a cell asks beyond "fit on the task, test on it" (bench.scenarios); empty for a plain cell."""
+
+    train_on: str | None = None  # fit on this task's training split, test on the cell's task (domain shift)
+    probes: tuple[str, ...] = ()  # after the fit, measure the tuned encoder on these tasks (forgetting)
+    update: float | None = None  # fit on this share of the training sample first, then absorb the rest
+
+    def __bool__(self) -> bool:
+        return bool(self.train_on or self.probes or self.update)
+
+
+@dataclass(frozen=True)
 class GridSpec:
     """One grid as asked for. Empty `strategies` means every built-in one; empty `models`, each strategy's own."""
 
@@ -45,6 +63,7 @@ class GridSpec:
     device: str = "auto"
     tune: int = 0  # trials per tunable strategy, chosen on training labels (bench.run.tuning); 0 = the defaults
     select_only: bool = False  # tune on the training labels and stop: no final fit, no test split (defaults studies)
+    scenario: Scenario = Scenario()  # train_on, probes or update (bench.scenarios); empty: plain cells
 
     def __post_init__(self):
         if not self.tasks:
@@ -71,6 +90,20 @@ class GridSpec:
                              "2 or more (0: the defaults, untuned)")
         if self.select_only and not self.tune:
             raise BenchError("select-only needs tune: it chooses options on training labels and stops there")
+        update = self.scenario.update
+        if update is not None and (isinstance(update, bool) or not isinstance(update, (int, float))
+                                   or not 0 < update < 1):
+            raise BenchError(f"update {update!r}: give the share of the training sample fitted first, between 0 "
+                             "and 1 (e.g. 0.5); the rest arrives as new data")
+        if update is not None and self.tune:
+            raise BenchError("tune with update: the first fit could only have chosen its options on the labels it "
+                             "had; run the update scenario untuned (leave out --tune)")
+        if self.scenario and self.select_only:
+            raise BenchError("select-only chooses options and stops; it cannot be combined with --train-on, "
+                             "--probe or --update")
+        if self.scenario.train_on and self.scenario.train_on in self.tasks:
+            raise BenchError(f"--train-on {self.scenario.train_on}: it is also a test task here; a shift fits on "
+                             "one task and tests on another")
 
 
 @dataclass(frozen=True)
@@ -85,6 +118,7 @@ class Cell:
     device: str  # "auto", "cpu" or "cuda"
     tune: int = 0  # trials for --tune (only strategies with a search space that use labels are tuned)
     select_only: bool = False  # stop after choosing: no final fit, no test split
+    scenario: Scenario = Scenario()  # domain shift, forgetting probes or an update (bench.scenarios)
 
 
 def strategy_names(spec: GridSpec) -> list[str]:
@@ -108,6 +142,11 @@ def build_cells(spec: GridSpec) -> list[Cell]:
     budgets = sorted(spec.budgets, key=lambda b: float("inf") if b is None else b)
     if spec.select_only:  # only what can be tuned: selection on training labels is all these cells do
         strategies = [s for s in strategies if tunable(s)]
+    if spec.scenario.probes:  # forgetting is measured where an encoder is trained
+        strategies = [s for s in strategies if tunes_encoder(s)]
+        if not strategies:
+            raise BenchError("--probe measures what fine-tuning did to an encoder; none of this grid's strategies "
+                             "trains one (lora, full and partial do)")
     cells = []
     for task in spec.tasks:
         for strategy in strategies:
@@ -117,7 +156,7 @@ def build_cells(spec: GridSpec) -> list[Cell]:
                 for budget in budgets if found.uses_labels else [None]:
                     for seed in spec.seeds if budget is not None or found.seeded else spec.seeds[:1]:
                         cells.append(Cell(task, strategy, model, seed, budget, options[strategy], data.get(task),
-                                          spec.device, spec.tune, spec.select_only))
+                                          spec.device, spec.tune, spec.select_only, spec.scenario))
     return cells
 
 
@@ -125,6 +164,11 @@ def tunable(strategy: str) -> bool:
     """Whether --tune chooses anything for a strategy: it declares a search space and reads labels."""
     found = traits(STRATEGIES.get(strategy))
     return bool(found.search_space) and found.uses_labels
+
+
+def tunes_encoder(strategy: str) -> bool:
+    """Whether a strategy changes its encoder's weights (it can hand back the tuned encoder: `tuned_encoder`)."""
+    return callable(getattr(STRATEGIES.get(strategy), "tuned_encoder", None))
 
 
 def strategy_config(strategy: str, options: dict):

@@ -7,6 +7,10 @@ records), the record's path, and the *job*: everything the worker needs (the
 resolved card, the Config's values, the task's data, where to keep what it
 trains), so the worker derives nothing again. A label budget that is the
 whole training pool, or more, is refused here, before anything runs.
+
+A scenario cell (bench.scenarios) also gets the other tasks it names,
+resolved the same way: the task it trains on (with the label map, matched by
+name) or the tasks its tuned encoder is probed on.
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ class Planned:
 def label(cell: Cell, task: str | None = None) -> str:
     """"imdb / head-only / all-MiniLM-L6-v2 / 8/class / seed 0", for progress and summaries."""
     budget = [] if cell.budget is None else [f"{cell.budget}/class"]
-    return " / ".join([task or Path(cell.task).stem, cell.strategy, cell.model or "-", *budget, f"seed {cell.seed}"])
+    scenario = [scenario_tag(cell)] if cell.scenario else []
+    return " / ".join([task or Path(cell.task).stem, cell.strategy, cell.model or "-", *budget, f"seed {cell.seed}",
+                       *scenario])
 
 
 def resolve_card(task: str, data: str | None = None) -> TaskCard:
@@ -67,18 +73,28 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
     tasks: dict[tuple, tuple[TaskCard, TaskData, dict, dict]] = {}  # card, data, and both as JSON
     configs: dict[tuple, dict] = {}
     named = {(c.task, c.data): resolve_card(c.task, c.data) for c in cells}  # every card checked before any data loads
-    shared = {"packages": provenance.package_versions(), "git": provenance.git_state(),
-              "machine": provenance.machine()}
-    planned = []
-    for cell in cells:
-        where = (cell.task, cell.data)
+    for c in cells:
+        for other in filter(None, (c.scenario.train_on, *c.scenario.probes)):
+            named.setdefault((other, None), resolve_card(other))
+
+    def task(where: tuple) -> tuple[TaskCard, TaskData, dict, dict]:
         if where not in tasks:
             from bench.data.loading import resolve
 
             card, data = resolve(named[where])
             tasks[where] = (card, data, cards.as_json(card), data.as_json())
-        card, data, card_json, data_json = tasks[where]
-        _check_budget(card, data, cell.budget, note)
+        return tasks[where]
+    shared = {"packages": provenance.package_versions(), "git": provenance.git_state(),
+              "machine": provenance.machine()}
+    planned = []
+    for cell in cells:
+        card, data, card_json, data_json = task((cell.task, cell.data))
+        scenario_job, scenario_key = _scenario(cell, card, task)
+        if cell.scenario.train_on:  # the budget is drawn from the task it trains on
+            source_card, source_data, *_ = task((cell.scenario.train_on, None))
+            _check_budget(source_card, source_data, cell.budget, note)
+        else:
+            _check_budget(card, data, cell.budget, note)
         option_key = (cell.strategy, tuple(sorted(cell.options.items())))
         if option_key not in configs:
             configs[option_key] = dataclasses.asdict(strategy_config(cell.strategy, cell.options))
@@ -96,8 +112,9 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
             tuning["select_only"] = True
         key = records.cell_key(records.cell_identity(card.name, card.prompt_fields(), data.fingerprint,
                                                      cell.strategy, config, model, cell.seed, cell.budget, on,
-                                                     tuning))
-        path = store.record_path(results, card.name, cell.strategy, model, cell.seed, key, cell.budget)
+                                                     tuning, scenario_key))
+        path = store.record_path(results, card.name, cell.strategy, model, cell.seed, key, cell.budget,
+                                 scenario_tag(cell))
         folder = path.relative_to(results / "records").with_suffix("")
         art = getattr(card.source, "artifact", None)
         prov = records.Provenance(
@@ -109,12 +126,43 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
         job = {"cell": {"task": card.name, "strategy": cell.strategy, "model": model, "seed": cell.seed,
                         "budget": cell.budget},
                "key": key, "card": card_json, "config": config, "device": on, "data": data_json, "tune": tune,
-               "select_only": bool(tune and cell.select_only),
+               "select_only": bool(tune and cell.select_only), "scenario": scenario_job,
                "artifact_dir": str(results / "artifacts" / folder)}
         run_config = records.RunConfig(strategy=config, task=card_json, device=on, task_ref=cell.task,
                                        data_override=cell.data)
         planned.append(Planned(replace(cell, model=model, tune=tune), key, path, job, run_config, prov))
     return planned
+
+
+def _scenario(cell: Cell, card: TaskCard, task: Callable) -> tuple[dict | None, dict | None]:
+    """A scenario cell's part of the job (the other tasks, resolved) and of its key; (None, None) for a plain cell."""
+    if not cell.scenario:
+        return None, None
+    from bench.scenarios import forgetting, shift
+
+    job: dict = {"update": cell.scenario.update}
+    key: dict = {"update": cell.scenario.update} if cell.scenario.update else {}
+    if cell.scenario.train_on:
+        source_card, source_data, source_card_json, source_data_json = task((cell.scenario.train_on, None))
+        mapping = shift.label_map(source_card, card)
+        job["train_on"] = {"card": source_card_json, "data": source_data_json, "label_map": list(mapping)}
+        key["train_on"] = {"task": source_card.name, "data_fingerprint": source_data.fingerprint,
+                           "task_inputs": source_card.prompt_fields()}
+    if cell.scenario.probes:
+        probed = [task((name, None)) for name in cell.scenario.probes]
+        job["probes"] = [{"card": card_json, "data": data_json} for _, _, card_json, data_json in probed]
+        key["probes"] = {"version": forgetting.PROBE_VERSION,
+                         "tasks": [{"task": c.name, "data_fingerprint": d.fingerprint, "max_tokens": c.max_tokens}
+                                   for c, d, _, _ in probed]}
+    return job, key
+
+
+def scenario_tag(cell: Cell) -> str:
+    """What a scenario cell's record file name starts with: from-<task>, probe, update<percent>."""
+    parts = [f"from-{Path(cell.scenario.train_on).stem}"] if cell.scenario.train_on else []
+    parts += ["probe"] if cell.scenario.probes else []
+    parts += [f"update{round(cell.scenario.update * 100)}"] if cell.scenario.update else []
+    return "-".join(parts)
 
 
 def tuning_protocol() -> int:

@@ -106,6 +106,56 @@ class TuningInfo:
 
 
 @dataclass(frozen=True)
+class ShiftInfo:
+    """Domain shift (bench.scenarios.shift): where the strategy learned, tested on the cell's task."""
+
+    train_task: str  # the task whose training split (and card) the strategy was fitted with
+    train_fingerprint: str
+    label_map: tuple[int, ...]  # the training task's label id -> the test task's label id (matched by name)
+    n_train_pool: int  # the training task's pool, before the label budget
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Forgetting (bench.scenarios.forgetting): frozen-feature accuracy on another task, before and after the fit."""
+
+    task: str
+    fingerprint: str
+    n_train: int  # the probe task's training texts the probes were fitted on
+    n_test: int
+    knn_before: float  # k nearest neighbours on the original encoder's features
+    knn_after: float  # ... on the tuned encoder's
+    linear_before: float  # a logistic-regression head on the original encoder's features
+    linear_after: float
+    seconds: float
+    zero_shot_before: float | None = None  # a language model's zero-shot accuracy on the task, as it was
+    zero_shot_after: float | None = None  # ... and with its tuned body
+
+
+@dataclass(frozen=True)
+class UpdateStep:
+    """One way of absorbing the new examples, and the test result after it."""
+
+    mode: str  # "retrain": a fresh fit on old + new; "incremental": the strategy's own update (index add, more training)
+    seconds: float
+    accuracy: float
+    macro_f1: float
+
+
+@dataclass(frozen=True)
+class UpdateInfo:
+    """Keeping up (bench.scenarios.update): a fit on part of the sample, then the rest as new labelled data."""
+
+    fraction: float  # share of the training sample fitted first
+    n_initial: int
+    n_new: int
+    initial_fit_seconds: float
+    accuracy_before: float  # on the test split, after the first fit only
+    macro_f1_before: float
+    steps: tuple[UpdateStep, ...]  # retrain always; incremental where the strategy has update()
+
+
+@dataclass(frozen=True)
 class StrategyInfo:
     family: str
     uses_labels: bool
@@ -156,6 +206,9 @@ class Record:
     training: TrainingInfo | None = None
     artifact: ArtifactInfo | None = None
     tuning: TuningInfo | None = None
+    shift: ShiftInfo | None = None  # trained on another task (domain shift)
+    forgetting: tuple[ProbeResult, ...] = ()  # the tuned encoder probed on other tasks
+    update: UpdateInfo | None = None  # an update scenario (metrics are then those after retraining)
     extra: dict = field(default_factory=dict)
     predictions: tuple[int, ...] | None = None
     gold: tuple[int, ...] | None = None  # the test labels, aligned with predictions (paired tests need them)
@@ -165,6 +218,11 @@ class Record:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def scenario(self) -> bool:
+        """Whether the cell asked a scenario question (shift, forgetting, update): kept out of the leaderboard."""
+        return self.shift is not None or bool(self.forgetting) or self.update is not None
 
     def card(self) -> TaskCard:
         """The task card the cell ran with."""
@@ -228,15 +286,21 @@ def build(cls: Any, value: Any, where: str) -> Any:
 
 
 def cell_identity(task: str, task_inputs: dict, data_fingerprint: str, strategy: str, config: dict,
-                  model: str | None, seed: int, budget: int | None, device: str, tuning: dict | None = None) -> dict:
+                  model: str | None, seed: int, budget: int | None, device: str, tuning: dict | None = None,
+                  scenario: dict | None = None) -> dict:
     """What determines a cell's result (`task_inputs`: TaskCard.prompt_fields()); the key is its hash.
 
-    `tuning` (trials and protocol version) is there only for tuned cells, so untuned keys stay as they were.
+    `tuning` (trials and protocol version) is there only for tuned cells, and `scenario` (the other tasks'
+    fingerprints and prompt fields, the update share) only for scenario cells, so other keys stay as they were.
     """
     identity = {"key_version": KEY_VERSION, "task": task, "data_fingerprint": data_fingerprint,
                 "task_inputs": task_inputs, "strategy": strategy, "config": config, "model": model, "seed": seed,
                 "budget": budget, "device": device}
-    return identity if not tuning else {**identity, "tuning": tuning}
+    if tuning:
+        identity["tuning"] = tuning
+    if scenario:
+        identity["scenario"] = scenario
+    return identity
 
 
 def cell_key(identity: dict) -> str:
@@ -272,6 +336,7 @@ def upgrade_v1(raw: dict) -> dict:
             "traceback": raw.get("traceback"), "provenance": provenance}
 
 
-__all__ = ["ArtifactInfo", "CellId", "Cost", "DataInfo", "EpochRow", "KEY_VERSION", "Metrics", "Placement", "Provenance",
-           "Record", "RecordError", "RunConfig", "SCHEMA", "StrategyInfo", "TrainingInfo", "Trial", "TuningInfo", "build",
-           "cell_identity", "cell_key", "upgrade_v1"]
+__all__ = ["ArtifactInfo", "CellId", "Cost", "DataInfo", "EpochRow", "KEY_VERSION", "Metrics", "Placement",
+           "ProbeResult", "Provenance", "Record", "RecordError", "RunConfig", "SCHEMA", "ShiftInfo", "StrategyInfo",
+           "TrainingInfo", "Trial", "TuningInfo", "UpdateInfo", "UpdateStep", "build", "cell_identity", "cell_key",
+           "upgrade_v1"]

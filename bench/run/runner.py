@@ -22,7 +22,8 @@ from bench.run.executors import Executor, Job
 from bench.run.plan import Planned
 from bench.run.records import CellId, Placement, Record, RecordError, build
 
-OUTPUTS = ("metrics", "data", "training", "artifact", "tuning", "predictions", "gold", "traceback")  # from the worker, as they are
+OUTPUTS = ("metrics", "data", "training", "artifact", "tuning", "shift", "forgetting", "update", "predictions", "gold",
+           "traceback")  # from the worker, as they are
 
 
 @dataclass
@@ -96,6 +97,7 @@ def make_record(p: Planned, result: dict, started_at: str | None) -> Record:
     hints = typing.get_type_hints(Record)
     raw = {"status": result.get("status", "failed"), "error": result.get("error"), "cost": result.get("cost") or {},
            "extra": result.get("extra") or {}, **{k: result.get(k) for k in OUTPUTS}}
+    raw["forgetting"] = raw["forgetting"] or []  # a plain cell, or a failed one, probed nothing
     try:
         where = dataclasses.replace(provenance, machine=build(dict, result.get("machine") or provenance.machine,
                                                               "worker result machine"),

@@ -1,7 +1,8 @@
 """Where records live: one JSON file per grid cell under `<results>/records/`, and claims.
 
 A record's path is derived from its cell and key:
-`records/<task>/<strategy>/<model>/[b<budget>-]seed<seed>-<key12>.json`. It is
+`records/<task>/<strategy>/<model>/[<scenario>-][b<budget>-]seed<seed>-<key12>.json`, where a
+scenario cell (bench.scenarios) says what it asked: `from-<task>`, `probe`, `update<percent>`. It is
 written atomically (bench.files), so a reader or a killed writer never sees
 half a file. A finished record is never overwritten; `--force` writes a new
 one beside it (suffix `.rerun-<time>`), and reports use the newest. Failed
@@ -31,9 +32,11 @@ def slug(text: str | None) -> str:
 
 
 def record_path(results: Path, task: str, strategy: str, model: str | None, seed: int, key: str,
-                budget: int | None = None) -> Path:
+                budget: int | None = None, scenario: str = "") -> Path:
     budget_part = "" if budget is None else f"b{budget}-"
-    return results / "records" / slug(task) / slug(strategy) / slug(model) / f"{budget_part}seed{seed}-{key[:12]}.json"
+    scenario_part = f"{slug(scenario)}-" if scenario else ""
+    return (results / "records" / slug(task) / slug(strategy) / slug(model)
+            / f"{scenario_part}{budget_part}seed{seed}-{key[:12]}.json")
 
 
 def write_new(path: Path, record: Record) -> Path:

@@ -12,6 +12,9 @@
     baseline = true                      # the reference rows: majority and tfidf
     tune = 6                             # choose options on training labels, 6 trials each (0: defaults)
     select_only = false                  # true: choose and stop, no test split (a defaults study)
+    train_on = "spam-email"              # domain shift: fit on this task, test on the tasks above
+    probes = ["yelp"]                    # forgetting: probe each fine-tuned encoder on these tasks
+    update = 0.5                         # keeping up: fit on half the labels, then absorb the rest
     options = { "lora.r" = 4, "epochs" = 2 }
     data = { imdb = "~/data/aclImdb" }
 
@@ -30,10 +33,10 @@ from pathlib import Path
 from bench.data.sampling import ALL
 from bench.errors import BenchError
 from bench.files import read_toml
-from bench.run.grid import DEFAULT_TASKS, GridSpec
+from bench.run.grid import DEFAULT_TASKS, GridSpec, Scenario
 
 GRID_FIELDS = {"tasks", "strategies", "models", "budgets", "seeds", "baseline", "options", "data", "tune",
-               "select_only"}
+               "select_only", "train_on", "probes", "update"}
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,15 @@ def _grid(raw: dict, device: str, folder: Path) -> GridSpec:
     if not isinstance(select_only, bool):
         raise BenchError("select_only must be true or false")
     tasks = tuple(str(_relative(t, folder)) if t.endswith(".toml") else t for t in lists["tasks"])
+    train_on, probes = raw.get("train_on"), _list(raw, "probes")
+    if train_on is not None and not isinstance(train_on, str) or not all(isinstance(t, str) for t in probes):
+        raise BenchError("train_on must be a task name and probes a list of task names")
+    name = lambda t: str(_relative(t, folder)) if t.endswith(".toml") else t  # noqa: E731
+    scenario = Scenario(name(train_on) if train_on else None, tuple(name(t) for t in probes), raw.get("update"))
     return GridSpec(tasks=tasks or DEFAULT_TASKS, strategies=tuple(lists["strategies"]),
                     models=tuple(lists["models"]), seeds=tuple(lists["seeds"]) or (0,), budgets=budgets,
                     options=tuple(options.items()), baseline=baseline, device=device, tune=tune, select_only=select_only,
+                    scenario=scenario,
                     data=tuple((_card_task(task, folder), str(_relative(p, folder))) for task, p in data.items()))
 
 

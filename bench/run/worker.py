@@ -8,7 +8,10 @@ cell gets (set before any numeric library loads), the engine's node, and
 whether to die with its parent (under a Ray task's process). The worker draws
 the label budget's sample, seeds everything, builds the strategy with its
 `RunContext`, then times `fit` and `predict` separately and reads the
-process's peak resident memory (and the accelerator's peak, on a GPU). The
+process's peak resident memory (and the accelerator's peak, on a GPU). A
+scenario cell (bench.scenarios) fits on another task's data, probes the tuned
+encoder after the fit, or fits on part of the sample first and absorbs the
+rest before the timed fit on all of it. The
 result (metrics, costs, predictions, or the error, and where it ran:
 `placement` and `machine`) is written to RESULT.json; the driver turns it into
 a record. Because each cell is its own process, a crash or a memory blow-up
@@ -91,7 +94,7 @@ def reported(value: Any, kind: type, name: str) -> dict | None:
 
 def run_cell(job: dict) -> dict:
     """Everything measured for one cell; raises on any failure."""
-    from bench.contracts import ArtifactInfo, RunContext, TaskData, TrainingInfo, traits
+    from bench.contracts import ArtifactInfo, RunContext, TaskData, TrainingInfo
     from bench.data import cards
     from bench.data.loading import fingerprint
     from bench.data.sampling import budget_sample
@@ -102,13 +105,18 @@ def run_cell(job: dict) -> dict:
 
     use_offline_hub()
     cell, device = job["cell"], job["device"]
+    scenario = job.get("scenario") or {}
     card = cards.from_json(job["card"])
     data = TaskData.from_json(job["data"])
     if fingerprint(data.train, data.test) != data.fingerprint:
         raise RuntimeError("the task data handed to the worker does not match its fingerprint")
+    fit_card, fit_data, mapping = card, data, None  # what the strategy learns from: the cell's task, or under a
+    if scenario.get("train_on"):                    # domain shift (bench.scenarios.shift) another task
+        fit_card, fit_data = cards.from_json(scenario["train_on"]["card"]), TaskData.from_json(scenario["train_on"]["data"])
+        mapping = tuple(scenario["train_on"]["label_map"])
     cls = STRATEGIES.get(cell["strategy"])
     config = config_from_json(cls.Config, job["config"])
-    train = budget_sample(data.train, cell["budget"], cell["seed"])
+    train = budget_sample(fit_data.train, cell["budget"], cell["seed"])
     seed_everything(cell["seed"])
     gpu = device.startswith("cuda")
     if gpu:
@@ -122,32 +130,54 @@ def run_cell(job: dict) -> dict:
     if job.get("tune"):  # options chosen on the training sample alone; the test split is not handed over
         from bench.run.tuning import tune
 
-        tuned = tune(cls, config, cell["model"], context, train, card, job["tune"])
+        tuned = tune(cls, config, cell["model"], context, train, fit_card, job["tune"])
         config, tuning, tune_seconds = tuned.config, dataclasses.asdict(tuned.info), tuned.info.seconds
         seed_everything(cell["seed"])  # the final fit starts from the same state, tuned or not
     if job.get("select_only"):  # a defaults study: the choice is the result; the test split is never used
         return {"device": device, "tuning": tuning, "data": _data_info(train, data, card),
                 "cost": {"tune_seconds": tune_seconds, "peak_rss_mb": round(peak_rss_mb(), 1)}}
-    strategy = cls(config, cell["model"], context)
-    t0 = time.perf_counter()
-    strategy.fit(train, card)
-    t1 = time.perf_counter()
-    proba, predictions = None, None
-    if traits(cls).has_scores:
-        proba = strategy.predict_proba(data.test.texts)
-    else:
-        predictions = strategy.predict(data.test.texts)
-    t2 = time.perf_counter()
-    predictions, proba = checked_outputs(predictions, proba, len(data.test), len(card.labels))
+
+    def test(strategy):  # (predictions, probabilities) on the cell's test split, in its label ids
+        predictions, proba = predict(strategy, data.test.texts, len(fit_card.labels))
+        if mapping is not None:
+            from bench.scenarios import shift
+
+            predictions, proba = shift.to_target(predictions, proba, mapping)
+        return predictions, proba
+
+    def score(predictions, proba):
+        return metrics.classification(data.test.labels, predictions, card.labels, proba, seed=cell["seed"])
+
+    update = _update(cls, config, cell, context, train, fit_card, scenario.get("update"),
+                     lambda strategy: score(*test(strategy)))
+    with _cold_caches(update is not None):  # an update's retrain is timed from scratch
+        strategy = cls(config, cell["model"], context)
+        t0 = time.perf_counter()
+        strategy.fit(train, fit_card)
+        t1 = time.perf_counter()
+        predictions, proba = test(strategy)
+        t2 = time.perf_counter()
+    scores = score(predictions, proba)
+    if update is not None:  # the retrain on old + new is this cell's own fit
+        update["steps"].insert(0, {"mode": "retrain", "seconds": round(t1 - t0, 4), "accuracy": scores.accuracy,
+                                   "macro_f1": scores.macro_f1})
     counts = strategy.parameter_counts()
     extra = dict(strategy.extra_info()) if callable(getattr(strategy, "extra_info", None)) else {}
     training = reported(extra.pop("training", None), TrainingInfo, "training")
     artifact = reported(extra.pop("artifact", None), ArtifactInfo, "artifact")
+    forgetting = []
+    if scenario.get("probes"):  # bench.scenarios.forgetting: the tuned encoder on other tasks
+        from bench.scenarios import forgetting as probes
+
+        forgetting = probes.probe(strategy, [(cards.from_json(p["card"]), TaskData.from_json(p["data"]))
+                                             for p in scenario["probes"]], device)
+    shift_info = None if mapping is None else {
+        "train_task": fit_card.name, "train_fingerprint": fit_data.fingerprint, "label_map": list(mapping),
+        "n_train_pool": len(fit_data.train)}
     return {
         "device": device,
-        "metrics": dataclasses.asdict(metrics.classification(data.test.labels, predictions, card.labels, proba,
-                                                             seed=cell["seed"])),
-        "data": _data_info(train, data, card),
+        "metrics": dataclasses.asdict(scores),
+        "data": _data_info(train, data, card, fit_data),
         "cost": {
             "trainable_params": int(counts.trainable),
             "total_params": int(counts.total),
@@ -161,14 +191,64 @@ def run_cell(job: dict) -> dict:
         "training": training,
         "artifact": artifact,
         "tuning": tuning,
+        "shift": shift_info,
+        "forgetting": forgetting,
+        "update": update,
         "predictions": predictions,
         "gold": list(data.test.labels),
         "extra": extra,
     }
 
 
-def _data_info(train, data, card) -> dict:
-    return {"n_train": len(train), "n_train_pool": len(data.train), "n_test": len(data.test),
+def _cold_caches(cold: bool):
+    import contextlib
+
+    from bench.scenarios.update import cold_caches
+
+    return cold_caches() if cold else contextlib.nullcontext()
+
+
+def predict(strategy, texts, n_labels: int):
+    """(label ids, probabilities or None) from a fitted strategy, checked."""
+    from bench.contracts import traits
+
+    proba, predictions = None, None
+    if traits(type(strategy)).has_scores:
+        proba = strategy.predict_proba(texts)
+    else:
+        predictions = strategy.predict(texts)
+    return checked_outputs(predictions, proba, len(texts), n_labels)
+
+
+def _update(cls, config, cell, context, train, card, fraction, test) -> dict | None:
+    """The update scenario (bench.scenarios.update) up to the retrain, which is the cell's own fit: the first
+    fit on part of the sample, the test score before, the strategy's incremental update and the score after
+    (`test(strategy)` gives a fitted strategy's metrics). The UpdateInfo as JSON; the caller adds the retrain."""
+    if not fraction:
+        return None
+    from bench.run.device import seed_everything
+    from bench.scenarios import update
+
+    first, new = update.split(train, fraction, cell["seed"])
+    with update.cold_caches():  # what the first fit embedded is there for the update, as in a deployed system
+        strategy = cls(config, cell["model"], context)
+        started = time.perf_counter()
+        strategy.fit(first, card)
+        fit_seconds = time.perf_counter() - started
+        before = test(strategy)
+        steps = []
+        seconds = update.absorb(strategy, new, card)
+        if seconds is not None:
+            steps.append(update.step("incremental", seconds, lambda: test(strategy)))
+        del strategy
+    seed_everything(cell["seed"])  # the retrain (the cell's own fit) starts as a plain cell's would
+    return {"fraction": fraction, "n_initial": len(first), "n_new": len(new),
+            "initial_fit_seconds": round(fit_seconds, 4), "accuracy_before": before.accuracy,
+            "macro_f1_before": before.macro_f1, "steps": steps}
+
+
+def _data_info(train, data, card, fit_data=None) -> dict:
+    return {"n_train": len(train), "n_train_pool": len((fit_data or data).train), "n_test": len(data.test),
             "fingerprint": data.fingerprint, "notes": list(data.notes), "source": card.source.describe()}
 
 
