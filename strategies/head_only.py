@@ -5,11 +5,18 @@ embeddings by default) and a linear softmax head is trained on those cached
 features: multinomial logistic regression with scikit-learn's objective and
 its `C` (as MTEB fits on frozen embeddings), minimised by AdamW instead of
 L-BFGS. It trains through the same path as lora, full and partial
-(bench.engines.training: stratified validation split, per-epoch curves, best-epoch
-rule, early stopping, divergence check), but its rows hold the cached
+(bench.engines.training: per-epoch curves, divergence check), but its rows hold the cached
 embeddings instead of token ids, so the frozen encoder runs once per text and
 never once per epoch; an epoch over the features takes well under a second.
 Its train_loss includes the L2 term; val_loss is plain cross-entropy.
+
+The objective is convex and `C` is its regulariser, so by default every label
+trains and the last epoch is kept (`val_fraction = 0`), as scikit-learn fits
+to its optimum. Choosing the epoch on a held-out tenth instead picked
+near-untrained heads at small budgets: on spam-email at 32 per class the 7
+validation e-mails chose epoch 1 of 50 (loss still 0.69) and the head scored
+42.4 %, below the majority baseline's 69.4 %; trained to the end, 87.7 ± 0.6
+over seeds 0-2. `C` is what `--tune` chooses, by cross-validation.
 
 The head's weights and biases are the only trainable parameters; the total
 adds the encoder's. The artifact is `head.safetensors` (`weight` K x d,
@@ -33,7 +40,7 @@ class HeadOnlyConfig(training.TrainingOptions):
     normalize: bool = True  # L2-normalise embeddings before the head
     epochs: int = 30  # passes over the cached features (cheap: no encoder in the loop)
     patience: int = 0  # no early stopping: 30 epochs over cached features take a second or two
-    val_fraction: float = 0.1  # share held out to choose the epoch
+    val_fraction: float = 0.0  # none held out: the regularised objective is fitted to the end (see above)
     min_steps: int = 100  # at least this many optimiser steps, so small label budgets converge too
     learning_rate: float = 1e-2  # peak AdamW learning rate for the head
     batch_size: int = 32  # cached feature rows per optimiser step
