@@ -185,7 +185,7 @@ def _scenario_tables(board: Leaderboard, colours) -> list[dict]:
     out = []
     for number, (title, text, headers, rows) in enumerate(scenarios.sections(board)):
         columns = ["strategy"] + [h for h in headers if h != "strategy"]
-        kinds = [(h, "num" if h.endswith(("%", " s", "lost", "(points)", "seeds", "new")) else "text") for h in columns]
+        kinds = [(h, "num" if scenarios.numeric(h) else "text") for h in columns]
         body = [{"cells": [(str(row[h]), _number(str(row[h])) if kind == "num" else str(row[h])) for h, kind in kinds],
                  "runs": [], "title": "", "options": "", "classes": "",
                  "colour": colours.colour(row["strategy"].split(" ")[0])} for row in rows]

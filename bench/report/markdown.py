@@ -75,7 +75,7 @@ def _scenario_lines(board: Leaderboard, results: Path) -> list[str]:
     lines = []
     for title, text, head, rows in scenarios.sections(board):
         lines += ["", f"## {title}", "", text, "", "| " + " | ".join(head) + " |",
-                  "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
+                  "|" + "".join("---:|" if scenarios.numeric(h) else "---|" for h in head)]
         lines += ["| " + " | ".join(md_escape(row[h]) for h in head) + " |" for row in rows]
         if title == scenarios.TABLES["update"][0]:
             for task in sorted({r.cell.task for r in board.scenarios if r.update}):

@@ -33,6 +33,11 @@ UPDATE_HEADERS = ["task", "strategy", "budget", "first fit", "new", "seeds", "be
                   "incremental s", "incremental %"]
 
 
+def numeric(header: str) -> bool:
+    """Whether a scenario table's column holds numbers (right-aligned, sorted as numbers)."""
+    return header.endswith(("%", " s", "lost", "(points)", "seeds", "new"))
+
+
 def _name(record: Record) -> str:
     row = flat(record)
     options = f" [{row['options']}]" if row["options"] else ""

@@ -48,8 +48,8 @@ def _scenario_tables(board: Leaderboard) -> list:
     out: list = []
     for title, _, head, rows in scenarios.sections(board):
         t = Table(title=title, title_justify="left", pad_edge=False, padding=(0, 1))
-        for i, h in enumerate(head):
-            t.add_column(h, justify="left" if i < 4 else "right")
+        for h in head:
+            t.add_column(h, justify="right" if scenarios.numeric(h) else "left")
         for row in rows:
             t.add_row(*(escape(str(row[h])) for h in head))
         out.append(t)
