@@ -78,7 +78,7 @@ def _scenario_lines(board: Leaderboard, results: Path) -> list[str]:
                   "|" + "".join("---:|" if scenarios.numeric(h) else "---|" for h in head)]
         lines += ["| " + " | ".join(md_escape(row[h]) for h in head) + " |" for row in rows]
         if title == scenarios.TABLES["update"][0]:
-            for task in sorted({r.cell.task for r in board.scenarios if r.update}):
+            for task in scenarios.update_tasks(board):
                 if (results / "plots" / plots.file_name(task, "update")).exists():
                     lines += ["", f"![{task}: accuracy after absorbing new labels vs seconds]"
                               f"(plots/{plots.file_name(task, 'update')})"]

@@ -62,7 +62,9 @@ def write_all(board: Leaderboard, folder: Path) -> list[Path]:
         trained = [r for r in board.ok if r.cell.task == task and r.training and r.training.curves]
         if trained:
             written.append(curves_plot(largest_budget(trained), task, folder / file_name(task, "curves"), colours))
-    for task in sorted({r.cell.task for r in board.scenarios if r.update is not None}):
+    from bench.report.scenarios import update_tasks
+
+    for task in update_tasks(board):
         written.append(update_plot(board, task, folder / file_name(task, "update")))
     return written
 

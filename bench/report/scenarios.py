@@ -22,7 +22,7 @@ from __future__ import annotations
 from statistics import mean
 
 from bench.data import sampling
-from bench.report.table import Leaderboard, flat
+from bench.report.table import Leaderboard, flat, row_key
 from bench.run.records import Record
 
 SHIFT_HEADERS = ["trained on", "tested on", "strategy", "budget", "seeds", "in-domain %", "shifted %", "drop (points)"]
@@ -62,17 +62,14 @@ def _points(before: float | None, after: float | None) -> str:
 
 def shift_rows(board: Leaderboard) -> list[dict]:
     shifted = [r for r in board.scenarios if r.shift is not None]
-    in_domain: dict[tuple, list[float]] = {}
+    in_domain: dict[tuple, list[float]] = {}  # a leaderboard row's key (its test task's) -> accuracy per seed
     for record in board.ok:
-        row = flat(record)
-        in_domain.setdefault((row["task"], row["strategy"], row["model"], row["options"], row["budget"], row["tuned"]),
-                             []).append(record.metrics.accuracy)
+        in_domain.setdefault(row_key(flat(record)), []).append(record.metrics.accuracy)
     rows = []
     key = lambda r: (r.shift.train_task, r.cell.task, _name(r), sampling.name(r.cell.budget))  # noqa: E731
     for (source, target, name, budget), group in sorted(_groups(shifted, key).items(),
                                                         key=lambda item: (item[0][:3], sampling.order(item[0][3]))):
-        row = flat(group[0])
-        home = in_domain.get((target, row["strategy"], row["model"], row["options"], row["budget"], row["tuned"]))
+        home = in_domain.get(row_key(flat(group[0])))  # the shifted cell's task is the one it was tested on
         after = mean(r.metrics.accuracy for r in group)
         before = mean(home) if home else None
         rows.append({"trained on": source, "tested on": target, "strategy": name, "budget": budget,
@@ -118,6 +115,11 @@ def update_groups(board: Leaderboard) -> dict[tuple, list[Record]]:
     key = lambda r: (r.cell.task, _name(r), sampling.name(r.cell.budget), r.update.fraction)  # noqa: E731
     return dict(sorted(_groups(updated, key).items(),
                        key=lambda item: (item[0][0], item[0][1], sampling.order(item[0][2]), item[0][3])))
+
+
+def update_tasks(board: Leaderboard) -> list[str]:
+    """The tasks with update cells (each gets an update plot)."""
+    return sorted({r.cell.task for r in board.scenarios if r.update is not None})
 
 
 def update_rows(board: Leaderboard) -> list[dict]:
