@@ -188,7 +188,7 @@ def _scenario_tables(board: Leaderboard, colours) -> list[dict]:
         kinds = [(h, "num" if scenarios.numeric(h) else "text") for h in columns]
         body = [{"cells": [(str(row[h]), _number(str(row[h])) if kind == "num" else str(row[h])) for h, kind in kinds],
                  "runs": [], "title": "", "options": "", "classes": "",
-                 "colour": colours.colour(row["strategy"].split(" ")[0])} for row in rows]
+                 "colour": colours.colour(row[scenarios.STRATEGY])} for row in rows]
         out.append({"id": f"scenario-{number}", "title": title, "about": text.replace("`", ""),
                     "table": {"headers": kinds, "rows": body}})
     return out

@@ -33,6 +33,9 @@ UPDATE_HEADERS = ["task", "strategy", "budget", "first fit", "new", "seeds", "be
                   "incremental s", "incremental %"]
 
 
+STRATEGY = "_strategy"  # each row's registered strategy name, beside its display name (not a column)
+
+
 def numeric(header: str) -> bool:
     """Whether a scenario table's column holds numbers (right-aligned, sorted as numbers)."""
     return header.endswith(("%", " s", "lost", "(points)", "seeds", "new"))
@@ -72,7 +75,8 @@ def shift_rows(board: Leaderboard) -> list[dict]:
         home = in_domain.get(row_key(flat(group[0])))  # the shifted cell's task is the one it was tested on
         after = mean(r.metrics.accuracy for r in group)
         before = mean(home) if home else None
-        rows.append({"trained on": source, "tested on": target, "strategy": name, "budget": budget,
+        rows.append({STRATEGY: group[0].cell.strategy, "trained on": source, "tested on": target, "strategy": name,
+                     "budget": budget,
                      "seeds": len(group), "in-domain %": _pct(before), "shifted %": _pct(after),
                      "drop (points)": _points(before, after)})
     return rows
@@ -82,16 +86,16 @@ def forgetting_rows(board: Leaderboard) -> list[dict]:
     probed = [(r, p) for r in board.scenarios for p in r.forgetting]
     groups: dict[tuple, list] = {}
     for record, result in probed:
-        groups.setdefault((_name(record), record.cell.task, sampling.name(record.cell.budget), result.task),
-                          []).append(result)
+        groups.setdefault((_name(record), record.cell.task, sampling.name(record.cell.budget), result.task,
+                           record.cell.strategy), []).append(result)
     rows = []
-    for (name, task, budget, probe), results in sorted(groups.items()):
+    for (name, task, budget, probe, strategy), results in sorted(groups.items()):
         m = {k: mean(getattr(p, k) for p in results) for k in ("knn_before", "knn_after", "linear_before",
                                                                "linear_after")}
         for k in ("zero_shot_before", "zero_shot_after"):
             values = [getattr(p, k) for p in results if getattr(p, k) is not None]
             m[k] = mean(values) if values else None
-        rows.append({"strategy": name, "trained on": task, "budget": budget, "probe task": probe,
+        rows.append({STRATEGY: strategy, "strategy": name, "trained on": task, "budget": budget, "probe task": probe,
                      "seeds": len(results), "knn before %": _pct(m["knn_before"]), "knn after %": _pct(m["knn_after"]),
                      "knn lost": _points(m["knn_before"], m["knn_after"]),
                      "linear before %": _pct(m["linear_before"]), "linear after %": _pct(m["linear_after"]),
@@ -127,7 +131,7 @@ def update_rows(board: Leaderboard) -> list[dict]:
     for (task, name, budget, fraction), group in update_groups(board).items():
         m = update_means(group)
         retrain, incremental = m.get("retrain"), m.get("incremental")
-        rows.append({"task": task, "strategy": name, "budget": budget,
+        rows.append({STRATEGY: group[0].cell.strategy, "task": task, "strategy": name, "budget": budget,
                      "first fit": f"{round(100 * fraction)} % ({group[0].update.n_initial})",
                      "new": group[0].update.n_new, "seeds": len(group), "before %": _pct(m["before"]),
                      "retrain s": f"{retrain[0]:.1f}" if retrain else "-",
