@@ -76,8 +76,7 @@ def shift_rows(board: Leaderboard) -> list[dict]:
         after = mean(r.metrics.accuracy for r in group)
         before = mean(home) if home else None
         rows.append({STRATEGY: group[0].cell.strategy, "trained on": source, "tested on": target, "strategy": name,
-                     "budget": budget,
-                     "seeds": len(group), "in-domain %": _pct(before), "shifted %": _pct(after),
+                     "budget": budget, "seeds": len(group), "in-domain %": _pct(before), "shifted %": _pct(after),
                      "drop (points)": _points(before, after)})
     return rows
 
@@ -86,16 +85,17 @@ def forgetting_rows(board: Leaderboard) -> list[dict]:
     probed = [(r, p) for r in board.scenarios for p in r.forgetting]
     groups: dict[tuple, list] = {}
     for record, result in probed:
-        groups.setdefault((_name(record), record.cell.task, sampling.name(record.cell.budget), result.task,
-                           record.cell.strategy), []).append(result)
+        groups.setdefault((_name(record), record.cell.task, sampling.name(record.cell.budget), result.task),
+                          []).append((record, result))
     rows = []
-    for (name, task, budget, probe, strategy), results in sorted(groups.items()):
+    for (name, task, budget, probe), pairs in sorted(groups.items()):
+        results = [result for _, result in pairs]
         m = {k: mean(getattr(p, k) for p in results) for k in ("knn_before", "knn_after", "linear_before",
                                                                "linear_after")}
         for k in ("zero_shot_before", "zero_shot_after"):
             values = [getattr(p, k) for p in results if getattr(p, k) is not None]
             m[k] = mean(values) if values else None
-        rows.append({STRATEGY: strategy, "strategy": name, "trained on": task, "budget": budget, "probe task": probe,
+        rows.append({STRATEGY: pairs[0][0].cell.strategy, "strategy": name, "trained on": task, "budget": budget, "probe task": probe,
                      "seeds": len(results), "knn before %": _pct(m["knn_before"]), "knn after %": _pct(m["knn_after"]),
                      "knn lost": _points(m["knn_before"], m["knn_after"]),
                      "linear before %": _pct(m["linear_before"]), "linear after %": _pct(m["linear_after"]),
