@@ -164,6 +164,7 @@ class RunContext:
     """Where a strategy runs: handed to it by the harness, never read from the environment."""
 
     device: str = "cpu"  # "cpu" or "cuda"
+    precision: str = "fp32"  # "fp32" or "bf16" (bench.run.device.resolve_precision): what the arithmetic runs in
     seed: int = 0  # the run seed (the harness has seeded random, numpy and torch with it)
     artifact_dir: Path | None = None  # where to keep what it trained; None: measure its size, then delete it
 
@@ -220,6 +221,7 @@ class Strategy:
     uses_labels: ClassVar[bool] = True
     seeded: ClassVar[bool] = True
     search_space: ClassVar[dict[str, tuple]] = {}
+    bf16: ClassVar[bool] = False  # computes in bf16 when the cell's precision is bf16 (RunContext.precision)
 
     def __init__(self, config: Any, model: str | None = None, context: RunContext | None = None):
         self.config = config
@@ -252,13 +254,14 @@ class StrategyTraits:
     default_model: str | None
     has_scores: bool  # defines predict_proba
     search_space: dict  # option -> values --tune may try; empty: nothing to tune
+    bf16: bool = False  # computes in bf16 in a bf16 cell; a strategy that does not always runs in fp32
 
 
 def traits(cls: type) -> StrategyTraits:
     return StrategyTraits(family=getattr(cls, "family", "other"), uses_labels=getattr(cls, "uses_labels", True),
                           seeded=getattr(cls, "seeded", True), default_model=getattr(cls, "default_model", None),
                           has_scores=callable(getattr(cls, "predict_proba", None)),
-                          search_space=dict(getattr(cls, "search_space", {}) or {}))
+                          search_space=dict(getattr(cls, "search_space", {}) or {}), bf16=bool(getattr(cls, "bf16", False)))
 
 
 def contract_problems(cls: Any) -> list[str]:

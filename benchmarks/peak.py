@@ -12,13 +12,7 @@ from __future__ import annotations
 
 import time
 
-
-def cpu_has_bf16() -> bool:
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+from bench.run.device import cpu_has_bf16
 
 
 def matmul_rate(n: int, dtype, device: str = "cpu", repeats: int = 5) -> float:

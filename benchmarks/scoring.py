@@ -5,11 +5,14 @@ Run from the repository root:
     .venv/bin/python benchmarks/scoring.py                     # imdb, 64 test texts, zero-shot and few-shot
     .venv/bin/python benchmarks/scoring.py --task spam --examples 256
     .venv/bin/python benchmarks/scoring.py --strategies zero-shot few-shot rag --device cuda
+    .venv/bin/python benchmarks/scoring.py --precisions fp32 bf16     # the two side by side, with accuracy
     .venv/bin/python benchmarks/scoring.py --json results/benchmarks/scoring.json
 
 Each strategy runs in its own process (so its peak memory is its own) with its
-default options, on the first N texts of the task's test split. Printed per
-strategy: scored texts per second (N / the time of `predict_proba`, which
+default options, on the first N texts of the task's test split, once per
+precision asked for (`auto`, the default, is what `bench run` uses: bf16 where
+the hardware computes it natively). Printed per strategy and precision: the
+accuracy on those N texts (to see what a numeric format costs), scored texts per second (N / the time of `predict_proba`, which
 covers tokenising, the shared-prefix pass, batched scoring and calibration),
 prompt tokens per second, mean prompt length, the fit's wall time, the
 process's peak resident memory and, on a GPU, peak allocated GPU memory; and
@@ -34,23 +37,27 @@ import time
 STRATEGIES = ("zero-shot", "few-shot")
 
 
-def measure(task: str, strategy: str, model: str | None, examples: int, device: str, seed: int) -> dict:
+def measure(task: str, strategy: str, model: str | None, examples: int, device: str, seed: int,
+            precision: str = "auto") -> dict:
     """Fit one strategy and score N test texts in this process; return the figures."""
     import resource
+
+    import numpy as np
 
     from bench.contracts import RunContext
     from bench.data.loading import resolve
     from bench.models.local import use_offline_hub
-    from bench.run.device import resolve_device, seed_everything
+    from bench.run.device import resolve_device, resolve_precision, seed_everything
     from bench.run.grid import build_strategy
     from bench.run.plan import resolve_card
 
     use_offline_hub()
     device = resolve_device(device)
+    precision = resolve_precision(precision, device)
     card, data = resolve(resolve_card(task))
     texts = data.test.texts[:examples]
     seed_everything(seed)
-    strategy = build_strategy(strategy, {}, model, RunContext(device=device, seed=seed))
+    strategy = build_strategy(strategy, {}, model, RunContext(device=device, precision=precision, seed=seed))
     if device.startswith("cuda"):
         import torch
 
@@ -58,8 +65,9 @@ def measure(task: str, strategy: str, model: str | None, examples: int, device: 
     t0 = time.perf_counter()
     strategy.fit(data.train, card)
     t1 = time.perf_counter()
-    strategy.predict_proba(texts)
+    proba = strategy.predict_proba(texts)
     t2 = time.perf_counter()
+    accuracy = float((np.asarray(proba).argmax(axis=1) == np.asarray(data.test.labels[:examples])).mean())
     prompt = strategy.extra_info().get("prompt", {})
     gpu_mb = None
     if device.startswith("cuda"):
@@ -68,7 +76,8 @@ def measure(task: str, strategy: str, model: str | None, examples: int, device: 
         gpu_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     tokens = prompt.get("prompt_tokens_mean", 0) * len(texts)
     flops = scoring_flops(strategy.scorer)
-    return {"task": task, "strategy": strategy_name(strategy), "device": device, "examples": len(texts),
+    return {"task": task, "strategy": strategy_name(strategy), "device": device, "precision": precision,
+            "examples": len(texts), "accuracy": round(accuracy, 4),
             "gflop_per_second": round(flops / (t2 - t1) / 1e9, 1),
             "examples_per_second": round(len(texts) / (t2 - t1), 2),
             "prompt_tokens_per_second": round(tokens / (t2 - t1), 1),
@@ -106,12 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=None, help="causal LM for every strategy (default: each one's own)")
     parser.add_argument("--examples", type=int, default=64, help="test texts scored per strategy (default: 64)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16"],
+                        help="measure each strategy in each of these (default: auto, what bench run uses)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # internal: measure one, print JSON
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(measure(args.task, args.strategies[0], args.models, args.examples, args.device, args.seed)))
+        print(json.dumps(measure(args.task, args.strategies[0], args.models, args.examples, args.device, args.seed,
+                                 args.precisions[0])))
         return 0
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from peak import peak
@@ -119,31 +131,35 @@ def main(argv: list[str] | None = None) -> int:
     machine = peak(args.device if args.device != "auto" else "cpu")
     rows = []
     for strategy in args.strategies:
-        cmd = [sys.executable, __file__, "--one", "--task", args.task, "--strategies", strategy,
-               "--examples", str(args.examples), "--device", args.device, "--seed", str(args.seed)]
-        if args.models:
-            cmd += ["--models", args.models]
-        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              env={**os.environ, "PYTHONPATH": os.getcwd()})
-        if done.returncode != 0:
-            print(f"{strategy}: failed (exit {done.returncode}); rerun with --one to see why", file=sys.stderr)
-            continue
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        for precision in args.precisions:
+            cmd = [sys.executable, __file__, "--one", "--task", args.task, "--strategies", strategy,
+                   "--examples", str(args.examples), "--device", args.device, "--seed", str(args.seed),
+                   "--precisions", precision]
+            if args.models:
+                cmd += ["--models", args.models]
+            done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                  env={**os.environ, "PYTHONPATH": os.getcwd()})
+            if done.returncode != 0:
+                print(f"{strategy} ({precision}): failed (exit {done.returncode}); rerun with --one to see why",
+                      file=sys.stderr)
+                continue
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(f"task {args.task}: {args.examples} test texts per strategy, device {rows[0]['device'] if rows else '?'}, "
           f"{rows[0]['threads'] if rows else '?'} threads; peak matmul {machine['fp32']} GFLOP/s fp32, "
           f"bf16 {machine['bf16'] or 'not available on this processor'}")
-    print(f"{'strategy':<12}{'texts/s':>9}{'tokens/s':>10}{'prompt tok':>11}{'predict s':>10}{'fit s':>7}"
-          f"{'GFLOP/s':>9}{'MFU':>6}{'peak RSS MB':>12}{'peak GPU MB':>12}")
+    print(f"{'strategy':<12}{'precision':>10}{'accuracy':>9}{'texts/s':>9}{'tokens/s':>10}{'prompt tok':>11}"
+          f"{'predict s':>10}{'fit s':>7}{'GFLOP/s':>9}{'MFU':>6}{'peak RSS MB':>12}{'peak GPU MB':>12}")
     for r in rows:
         r["mfu"] = round(r["gflop_per_second"] / machine["best"], 3)
-        print(f"{r['strategy']:<12}{r['examples_per_second']:>9}{r['prompt_tokens_per_second']:>10}"
+        print(f"{r['strategy']:<12}{r['precision']:>10}{r['accuracy']:>9.1%}{r['examples_per_second']:>9}"
+              f"{r['prompt_tokens_per_second']:>10}"
               f"{r['prompt_tokens_mean']:>11}{r['predict_seconds']:>10}{r['fit_seconds']:>7}"
               f"{r['gflop_per_second']:>9}{r['mfu']:>6.0%}{r['peak_rss_mb']:>12}{str(r['peak_gpu_mb']):>12}")
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump({"peak": machine, "rows": rows}, f, indent=1)
-    return 0 if len(rows) == len(args.strategies) else 1
+    return 0 if len(rows) == len(args.strategies) * len(args.precisions) else 1
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ Run from the repository root:
     .venv/bin/python benchmarks/training.py --task imdb --examples 128
     .venv/bin/python benchmarks/training.py --strategies lora full --models SmolLM2-135M-Instruct
     .venv/bin/python benchmarks/training.py --json results/benchmarks/training.json
+    .venv/bin/python benchmarks/training.py --precisions fp32 bf16    # the two side by side
 
 Each strategy is trained in its own process (so its peak memory is its own) on
 the same stratified sample of the task's training pool, for a fixed number of
-epochs, with the strategy's other options at their defaults. Printed per
-strategy: training examples per second (examples x epochs / time inside the
+epochs, with the strategy's other options at their defaults, once per
+precision asked for (`auto`, the default, is what `bench run` uses: bf16
+autocast where the hardware computes it natively). Printed per strategy and precision: training examples per second (examples x epochs / time inside the
 training loop, validation passes included), the whole fit's wall time (model
 load, tokenisation or encoding, training, saving), trainable parameters, the
 process's peak resident memory and, on a GPU, peak allocated GPU memory; and,
@@ -37,24 +39,26 @@ import time
 STRATEGIES = ("head-only", "lora", "full", "partial")
 
 
-def measure(task: str, strategy: str, model: str | None, examples: int, epochs: int, device: str, seed: int) -> dict:
+def measure(task: str, strategy: str, model: str | None, examples: int, epochs: int, device: str, seed: int,
+            precision: str = "auto") -> dict:
     """Train one strategy in this process and return its figures."""
     import resource
 
     from bench.contracts import RunContext
     from bench.data.loading import resolve
     from bench.models.local import use_offline_hub
-    from bench.run.device import resolve_device, seed_everything
+    from bench.run.device import resolve_device, resolve_precision, seed_everything
     from bench.run.grid import build_strategy
     from bench.run.plan import resolve_card
 
     use_offline_hub()
     device = resolve_device(device)
+    precision = resolve_precision(precision, device)
     card, data = resolve(resolve_card(task))
     seed_everything(seed)
     # max_train_examples includes the validation tenth: train on `examples`, validate on a tenth more
     options = {"max_train_examples": examples + max(2, examples // 9), "val_fraction": 0.1, "epochs": epochs}
-    strategy = build_strategy(strategy, options, model, RunContext(device=device, seed=seed))
+    strategy = build_strategy(strategy, options, model, RunContext(device=device, precision=precision, seed=seed))
     if device.startswith("cuda"):
         import torch
 
@@ -70,7 +74,7 @@ def measure(task: str, strategy: str, model: str | None, examples: int, epochs: 
 
         gpu_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return {"task": task, "strategy": strategy.__class__.__name__, "model": model or strategy.default_model,
-            "device": device, "n_train": training.n_train, "epochs": training.epochs_run,
+            "device": device, "precision": precision, "n_train": training.n_train, "epochs": training.epochs_run,
             "examples_per_second": training.train_examples_per_second, "fit_seconds": round(fit_seconds, 1),
             "trainable_params": strategy.parameter_counts().trainable, "gflop_per_second": gflops,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -105,13 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=256, help="training examples (default 256)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16"],
+                        help="measure each strategy in each of these (default: auto, what bench run uses)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one strategy, print JSON
     args = parser.parse_args(argv)
     if args.one:
         model = None if args.models == [None] else args.models[0]
-        print(json.dumps(measure(args.task, args.one, model, args.examples, args.epochs, args.device, args.seed)))
+        print(json.dumps(measure(args.task, args.one, model, args.examples, args.epochs, args.device, args.seed,
+                                 args.precisions[0])))
         return 0
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -121,26 +128,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak matmul {machine['fp32']} GFLOP/s fp32, bf16 {machine['bf16'] or 'not available on this processor'}"
           f" ({machine['threads']} threads)")
     rows = []
-    print(f"{'strategy':<10} {'model':<24} {'ex/s':>8} {'fit s':>8} {'trainable':>12} {'GFLOP/s':>8} {'MFU':>5} "
-          f"{'peak RSS MB':>12} {'peak GPU MB':>12}")
-    for model in args.models:
-        for strategy in args.strategies:
-            cmd = [sys.executable, os.path.abspath(__file__), "--one", strategy, "--task", args.task,
-                   "--examples", str(args.examples), "--epochs", str(args.epochs), "--device", args.device,
-                   "--seed", str(args.seed)] + (["--models", model] if model else [])
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode != 0:
-                tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                print(f"{strategy:<10} failed: {tail}")
-                continue
-            row = json.loads(done.stdout.strip().splitlines()[-1])
-            row["strategy"] = strategy
-            row["mfu"] = round(row["gflop_per_second"] / machine["best"], 3) if row["gflop_per_second"] else None
-            rows.append(row)
-            mfu = f"{row['mfu']:.0%}" if row["mfu"] is not None else "-"
-            print(f"{strategy:<10} {row['model']:<24} {row['examples_per_second']:>8} {row['fit_seconds']:>8} "
-                  f"{row['trainable_params']:>12,} {str(row['gflop_per_second'] or '-'):>8} {mfu:>5} "
-                  f"{row['peak_rss_mb']:>12} {str(row['peak_gpu_mb'] or '-'):>12}")
+    print(f"{'strategy':<10} {'model':<24} {'precision':>9} {'ex/s':>8} {'fit s':>8} {'trainable':>12} "
+          f"{'GFLOP/s':>8} {'MFU':>5} {'peak RSS MB':>12} {'peak GPU MB':>12}")
+    runs = [(m, s, p) for m in args.models for s in args.strategies for p in args.precisions]
+    for model, strategy, precision in runs:
+        cmd = [sys.executable, os.path.abspath(__file__), "--one", strategy, "--task", args.task,
+               "--examples", str(args.examples), "--epochs", str(args.epochs), "--device", args.device,
+               "--seed", str(args.seed), "--precisions", precision] + (["--models", model] if model else [])
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            print(f"{strategy:<10} failed: {tail}")
+            continue
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        row["strategy"] = strategy
+        row["mfu"] = round(row["gflop_per_second"] / machine["best"], 3) if row["gflop_per_second"] else None
+        rows.append(row)
+        mfu = f"{row['mfu']:.0%}" if row["mfu"] is not None else "-"
+        print(f"{strategy:<10} {row['model']:<24} {row['precision']:>9} {row['examples_per_second']:>8} "
+              f"{row['fit_seconds']:>8} "
+              f"{row['trainable_params']:>12,} {str(row['gflop_per_second'] or '-'):>8} {mfu:>5} "
+              f"{row['peak_rss_mb']:>12} {str(row['peak_gpu_mb'] or '-'):>12}")
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

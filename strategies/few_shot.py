@@ -41,13 +41,15 @@ class FewShot(Strategy):
     Config = FewShotConfig
     default_model = "SmolLM2-135M-Instruct"
     family = "prompting"
+    bf16 = True  # the language model scores prompts in the cell's precision
     search_space = {"k": (1, 2, 4), "calibrate": (True, False)}
 
     def __init__(self, config: FewShotConfig, model: str | None = None, context: RunContext | None = None):
         from bench.engines.scoring import LabelScorer
 
         super().__init__(config, model, context)
-        self.scorer = LabelScorer(self.model_name, self.context.device, config.batch_tokens, config.max_batch)
+        self.scorer = LabelScorer(self.model_name, self.context.device, config.batch_tokens, config.max_batch,
+                                  self.context.precision)
         self.demos: list[tuple[str, int]] = []
 
     def fit(self, train: Split, task: TaskCard) -> None:

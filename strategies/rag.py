@@ -48,6 +48,7 @@ class Rag(Strategy):
     Config = RagConfig
     default_model = "SmolLM2-135M-Instruct"
     family = "prompting"
+    bf16 = True  # the language model scores prompts in the cell's precision
     search_space = {"k": (2, 4, 8), "calibrate": (False, True)}
     seeded = False  # the seed changes nothing on the whole training split: one run serves every seed
 
@@ -56,7 +57,8 @@ class Rag(Strategy):
         from bench.engines.scoring import LabelScorer
 
         super().__init__(config, model, context)
-        self.scorer = LabelScorer(self.model_name, self.context.device, config.batch_tokens, config.max_batch)
+        self.scorer = LabelScorer(self.model_name, self.context.device, config.batch_tokens, config.max_batch,
+                                  self.context.precision)
         self.retriever = Retriever(config.embedder, self.context.device)
 
     def fit(self, train: Split, task: TaskCard) -> None:

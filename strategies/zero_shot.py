@@ -39,6 +39,7 @@ class ZeroShot(Strategy):
     Config = ZeroShotConfig
     default_model = "SmolLM2-135M-Instruct"
     family = "prompting"
+    bf16 = True  # the language model scores prompts in the cell's precision
     seeded = False  # the seed changes nothing on the whole training split: one run serves every seed
     uses_labels = False
 
@@ -46,7 +47,8 @@ class ZeroShot(Strategy):
         from bench.engines.scoring import LabelScorer
 
         super().__init__(config, model, context)
-        self.scorer = LabelScorer(self.model_name, self.context.device, config.batch_tokens, config.max_batch)
+        self.scorer = LabelScorer(self.model_name, self.context.device, config.batch_tokens, config.max_batch,
+                                  self.context.precision)
 
     def fit(self, train: Split, task: TaskCard) -> None:
         self.scorer.setup(task)

@@ -1,8 +1,8 @@
 """The GPU path: bf16 prompt scoring and training, peak GPU memory, batches sized for the device.
 
 Marked `gpu` (`pytest -m gpu`) and skipped, with the reason, where no CUDA
-GPU is visible; on the CPU the same code keeps float32 and the CPU's batches,
-which `test_the_cpu_keeps_float32_and_its_batches` checks everywhere.
+GPU is visible; precision on the CPU (bf16 where it has the instructions) is
+tested everywhere, in tests/test_precision.py.
 """
 
 from __future__ import annotations
@@ -26,12 +26,6 @@ NO_GPU = ("no CUDA GPU on this machine: the GPU path (bf16 training and prompt s
 without_gpu = pytest.mark.skipif(not _cuda(), reason=NO_GPU)
 
 
-def test_the_cpu_keeps_float32_and_its_batches():
-    from bench.run.device import bf16_supported, inference_batch_scale
-
-    assert not bf16_supported("cpu") and inference_batch_scale("cpu") == 1
-
-
 @pytest.mark.slow
 @pytest.mark.gpu
 @without_gpu
@@ -41,11 +35,12 @@ def test_prompts_are_scored_in_bf16_on_the_gpu_and_agree_with_the_cpu():
     from bench.data.loading import resolve
     from bench.engines.scoring import LabelScorer
     from bench.registry import TASKS
-    from bench.run.device import bf16_supported, inference_batch_scale
+    from bench.run.device import bf16_supported, inference_batch_scale, resolve_precision
 
     card, data = resolve(TASKS.get("spam"))
     texts = data.test.texts[:48]
-    cpu, gpu = LabelScorer("SmolLM2-135M-Instruct", "cpu"), LabelScorer("SmolLM2-135M-Instruct", "cuda")
+    cpu = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="fp32")
+    gpu = LabelScorer("SmolLM2-135M-Instruct", "cuda", precision=resolve_precision("auto", "cuda"))
     for scorer in (cpu, gpu):
         scorer.setup(card)
     assert gpu.model.dtype == (torch.bfloat16 if bf16_supported("cuda") else torch.float32)
@@ -63,7 +58,7 @@ def test_training_on_the_gpu_runs_under_bf16_autocast():
     from transformers import default_data_collator
 
     from bench.engines import training
-    from bench.run.device import bf16_supported
+    from bench.run.device import bf16_supported, resolve_precision
     from bench.strategies.head_only import linear_head
 
     generator = torch.Generator().manual_seed(0)
@@ -74,7 +69,8 @@ def test_training_on_the_gpu_runs_under_bf16_autocast():
     seen = set()
     head.linear.register_forward_hook(lambda module, inputs, output: seen.add(output.dtype))
     training.train(head, rows[:48], rows[48:], training.TrainingOptions(epochs=1, min_steps=0, batch_size=8),
-                   collator=default_data_collator, n_labels=2, device="cuda", seed=0, group_by_length=False)
+                   collator=default_data_collator, n_labels=2, device="cuda", seed=0, group_by_length=False,
+                   precision=resolve_precision("auto", "cuda"))
     assert next(head.parameters()).is_cuda
     assert seen == ({torch.bfloat16} if bf16_supported("cuda") else {torch.float32})
 

@@ -91,6 +91,14 @@ def test_the_page_is_one_offline_file_whose_data_is_text(tmp_path):
     assert [kind for kind, _ in tables] == ["leaderboard", "runs"] and all("<tr" in body for _, body in tables)
 
 
+def test_the_same_records_make_the_same_page_byte_for_byte(tmp_path):
+    """A rebuilt page is the same file whatever the day (it is committed with the published study)."""
+    _, first = _publish(tmp_path)
+    assert "(the newest finished 2026-01-01)" in first  # the records' own date, not the day it was built
+    _, again = _publish(tmp_path)
+    assert again == first
+
+
 def test_a_runs_details_carry_confusion_wrong_texts_curves_and_tuning(tmp_path):
     board, page = _publish(tmp_path)
     data = json.loads(re.search(r'id="bench-data">(.*?)</script>', page, re.S).group(1))

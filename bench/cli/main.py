@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where records and tables go (default: results, or the study file's results)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                      help="auto uses a GPU when there is one (default: auto)")
+    run.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                     help="what the models compute in: auto is bf16 where the hardware computes it natively (a CPU "
+                          "with AVX512-BF16 or AMX, a recent GPU), else fp32 (default: auto)")
     run.add_argument("--max-memory", type=float, metavar="MB",
                      help="fail a cell whose process goes over this resident memory (the grid goes on); on Ray, "
                           "also the memory each cell asks for")

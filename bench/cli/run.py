@@ -27,14 +27,15 @@ def grids_from_flags(args) -> tuple[Path, list[GridSpec]]:
             raise BenchError(f"{flags}: a study file sets its own grids; edit {study_path} instead")
         from bench.run.study import load_study
 
-        study = load_study(study_path, device=args.device)
+        study = load_study(study_path, device=args.device, precision=args.precision)
         return results_folder(args.results or study.results), list(study.grids)
     spec = GridSpec(tasks=tuple(args.tasks or DEFAULT_TASKS), strategies=tuple(args.strategies or ()),
                     models=tuple(args.models or ()), seeds=tuple(args.seeds or (0,)),
                     budgets=tuple(_budget(b) for b in args.budgets or [ALL]),
                     options=tuple(_pair(p, "--set", "NAME=VALUE", "head-only.C=0.5") for p in args.options or []),
                     data=tuple(_pair(p, "--data", "TASK=PATH", "imdb=~/data/aclImdb") for p in args.data or []),
-                    baseline=not args.no_baseline, device=args.device, tune=args.tune or 0,
+                    baseline=not args.no_baseline, device=args.device, precision=args.precision,
+                    tune=args.tune or 0,
                     select_only=args.select_only,
                     scenario=Scenario(args.train_on, tuple(args.probes or ()), args.update))
     return results_folder(args.results or Path("results")), [spec]

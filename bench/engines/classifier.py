@@ -82,6 +82,7 @@ class FineTuned(Strategy):
     Config = training.TrainingOptions
     default_model = "all-MiniLM-L6-v2"
     family = "training"
+    bf16 = True  # trains and predicts under bf16 autocast in a bf16 cell (the mixed_precision option)
 
     def __init__(self, config: training.TrainingOptions, model: str | None = None, context: RunContext | None = None):
         super().__init__(config, model, context)
@@ -128,7 +129,8 @@ class FineTuned(Strategy):
         fit_split, val_split = training.carve(train, self.config, seed)
         history = training.train(self.model, self._rows(fit_split), self._rows(val_split), self.config,
                                  collator=DataCollatorWithPadding(self.tokenizer), n_labels=len(task.labels),
-                                 device=self.context.device, seed=seed, group_by_length=True)
+                                 device=self.context.device, seed=seed, group_by_length=True,
+                                 precision=self.context.precision)
         self.model.eval()
         return history, len(fit_split), len(val_split)
 
@@ -138,7 +140,8 @@ class FineTuned(Strategy):
         return [{**{k: encoded[k][i] for k in keys}, "labels": y} for i, y in enumerate(split.labels)]
 
     def predict_proba(self, texts: Sequence[str]):
-        """(n, K) softmax probabilities, in batches of similar length, under inference mode."""
+        """(n, K) softmax probabilities, in batches of similar length, under inference mode (and bf16 autocast
+        when the model trained under it)."""
         import numpy as np
         import torch
 
@@ -150,7 +153,8 @@ class FineTuned(Strategy):
         size = self.config.eval_batch_size * inference_batch_scale(str(device))  # larger on a GPU
         out = np.zeros((len(texts), self.model.config.num_labels), dtype=np.float64)
         self.model.eval()
-        with torch.inference_mode():
+        bf16 = training.uses_bf16(self.config, self.context.precision)
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             for start in range(0, len(order), size):
                 ids = order[start:start + size]
                 batch = self.tokenizer.pad([{k: encoded[k][i] for k in encoded.keys()} for i in ids],

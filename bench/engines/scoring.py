@@ -14,10 +14,11 @@ Scoring is the hot path, so:
 - only the last position's logits are computed (`logits_to_keep=1`); that one
   pass scores every single-token label, and labels of several tokens continue
   from the same cache (one extra short pass over all labels at once);
-- everything runs under `torch.inference_mode()`: in float32 on the CPU, in
-  bfloat16 on a GPU that supports it (log-probabilities are taken in float32),
-  with batches as many times larger as the GPU's memory allows
-  (bench.run.device.inference_batch_scale).
+- everything runs under `torch.inference_mode()`, with the weights in the
+  cell's precision: bfloat16 where the hardware computes it natively (a CPU
+  with AVX512-BF16 or AMX, a recent GPU), else float32 (bench.run.device);
+  log-probabilities are taken in float32. A GPU gets batches as many times
+  larger as its memory allows (bench.run.device.inference_batch_scale).
 
 Contextual calibration (Zhao et al. 2021) scores a content-free text ("N/A") in
 the same prompt and divides its label probabilities out.
@@ -56,13 +57,14 @@ class ScoringStats:
 class LabelScorer:
     """A causal LM that scores a task's label words after a prompt."""
 
-    def __init__(self, model: str, device: str = "cpu", batch_tokens: int = 2048, max_batch: int = 16):
+    def __init__(self, model: str, device: str = "cpu", batch_tokens: int = 2048, max_batch: int = 16,
+                 precision: str = "fp32"):
         import torch
 
         from bench.models.local import causal_lm
-        from bench.run.device import bf16_supported, inference_batch_scale
+        from bench.run.device import inference_batch_scale
 
-        self.dtype = torch.bfloat16 if bf16_supported(device) else torch.float32
+        self.dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
         try:  # shared by every scorer of this process
             self.tokenizer, self.model = causal_lm(model, device, str(self.dtype).removeprefix("torch."))
         except (OSError, ValueError) as exc:

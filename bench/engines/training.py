@@ -78,7 +78,7 @@ class TrainingOptions:
     min_steps: int = 40  # at least this many optimiser steps: small pools get more epochs (0 = epochs as set)
     patience: int = 2  # early stopping: stop after this many epochs without a new best; 0 = off
     eval_batch_size: int = 16  # texts per forward pass for validation and prediction
-    mixed_precision: bool = True  # bf16 autocast on a GPU that supports it; CPU always trains in fp32
+    mixed_precision: bool = True  # bf16 autocast when the cell's precision is bf16 (bench.run.device); False: fp32
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
@@ -115,16 +115,19 @@ class History:
 
 
 def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], options: TrainingOptions, *,
-          collator: Callable, n_labels: int, device: str, seed: int, group_by_length: bool) -> History:
+          collator: Callable, n_labels: int, device: str, seed: int, group_by_length: bool,
+          precision: str = "fp32") -> History:
     """Train the model's trainable parameters in place; restore the best epoch; return the curves.
 
     `rows` are the model's keyword inputs per example, with `labels`; the model
     must return an output with `loss` and `logits` when given labels. Without
-    `val_rows` every planned epoch runs and the last one is kept.
+    `val_rows` every planned epoch runs and the last one is kept. With
+    `precision` "bf16" (and the mixed_precision option on) the forward and
+    backward passes run under bf16 autocast; weights and optimiser stay fp32.
     """
     from transformers import PrinterCallback, Trainer, TrainingArguments
 
-    from bench.run.device import bf16_supported, inference_batch_scale
+    from bench.run.device import inference_batch_scale
 
     history = History(epochs_planned=max(options.epochs, math.ceil(
         options.min_steps / math.ceil(len(rows) / options.batch_size))))
@@ -148,7 +151,7 @@ def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], opti
             optim="adamw_torch", eval_strategy="epoch" if val_rows else "no", save_strategy="no",
             logging_strategy="no",
             report_to="none", disable_tqdm=True, seed=seed, data_seed=seed, use_cpu=not gpu,
-            bf16=options.mixed_precision and bf16_supported(device),
+            bf16=uses_bf16(options, precision),
             train_sampling_strategy="group_by_length" if group_by_length else "random",
             remove_unused_columns=False, dataloader_num_workers=0,
         )
@@ -161,6 +164,11 @@ def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], opti
     recorder.restore_best()
     history.examples_per_second = round(len(rows) * len(history.epochs) / seconds, 2)
     return history
+
+
+def uses_bf16(options: TrainingOptions, precision: str) -> bool:
+    """Whether a fit with these options, in a cell of this precision, computes under bf16 autocast."""
+    return options.mixed_precision and precision == "bf16"
 
 
 def _accuracy(prediction) -> dict:

@@ -54,8 +54,8 @@ def sentence_encoder(name: str, device: str = "cpu"):
 
 @functools.lru_cache(maxsize=2)
 def causal_lm(name: str, device: str = "cpu", dtype: str = "float32"):
-    """(tokenizer, model) of a frozen causal LM in eval mode, in `dtype` ("float32", or "bfloat16" on a GPU that
-    computes in it), loaded once per process."""
+    """(tokenizer, model) of a frozen causal LM in eval mode, in `dtype` ("float32", or "bfloat16" where the
+    hardware computes in it), loaded once per process."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -90,7 +90,8 @@ def flat(record: Record) -> dict:
     info = record.provenance.strategy
     return {"task": record.cell.task, "strategy": record.cell.strategy, "model": record.cell.model or "-",
             "options": ", ".join(filter(None, (changed_card(record.cell.task, record.config.task),
-                                               changed_options(record.cell.strategy, record.config.strategy)))),
+                                               changed_options(record.cell.strategy, record.config.strategy),
+                                               changed_precision(record.config.precision)))),
             "budget": sampling.name(record.cell.budget), "tuned": record.tuning is not None,
             "family": info.family, "uses_labels": info.uses_labels,
             "test_se": (high - low) / (2 * 1.96), "seed": record.cell.seed,
@@ -110,6 +111,11 @@ def _defaults(strategy: str) -> dict | None:
         return json.loads(json.dumps(dataclasses.asdict(STRATEGIES.get(strategy).Config())))
     except Exception:  # a strategy no longer installed: its records keep their full options
         return None
+
+
+def changed_precision(precision: str) -> str:
+    """"precision=bf16" for a record computed in bf16, so it is a row of its own beside fp32 ones; "" for fp32."""
+    return "" if precision == "fp32" else f"precision={precision}"
 
 
 def changed_options(strategy: str, config: dict) -> str:
@@ -172,6 +178,22 @@ def aggregate(ok: list[Record]):
             table.loc[i, "within_noise"] = (not test.beyond_noise) if test else not analysis.beyond_noise(best, row)
     order = ["task", "accuracy", "strategy", "model", "budget"]  # ties broken by name, whatever the record order
     return table.sort_values(order, ascending=[True, False, True, True, True], kind="mergesort").reset_index(drop=True)
+
+
+def newest_date(records: list[Record]) -> str:
+    """The day the newest record finished (YYYY-MM-DD), so a rebuilt report from the same records is the same file."""
+    return max((r.provenance.finished_at or "")[:10] for r in records) if records else "-"
+
+
+def where_run(ok: list[Record]) -> tuple[str, str]:
+    """Where the records ran, as two sentences: machines, devices, precisions and commits; package versions."""
+    machines = sorted({r.provenance.machine.get("cpu", "?") for r in ok})
+    devices = sorted({r.config.device for r in ok})
+    precisions = sorted({r.config.precision for r in ok})
+    commits = sorted({str(r.provenance.git.get("commit") or "unknown")[:10] for r in ok})
+    versions = ", ".join(f"{k} {v}" for k, v in ok[0].provenance.packages.items()) if ok else ""
+    return (f"Machine: {', '.join(machines)}; device: {', '.join(devices)}; precision: {', '.join(precisions)}; "
+            f"bench commit(s): {', '.join(commits)}.", f"Versions: {versions}.")
 
 
 def fmt(value, kind: str, std=None) -> str:

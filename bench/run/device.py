@@ -1,15 +1,23 @@
 """The machine a cell runs on: which device, its precision and batch sizes, and seeding every random generator.
 
-On a GPU that supports bfloat16 (`bf16_supported`), trained strategies train
-under bf16 autocast (bench.engines.training, `mixed_precision`) and language
-models score prompts in bf16 (bench.engines.scoring); on the CPU everything
-stays float32, as the published figures were measured. Inference batches are
-sized for the CPU by the strategies' options; `inference_batch_scale` is how
-many times that a GPU takes, from its memory. Training batches never change
-with the device: they are part of the recipe.
+Precision (`resolve_precision`): "auto", the default, computes in bfloat16
+wherever the hardware does so natively: a GPU that supports it (Ampere and
+later) and a CPU with AVX512-BF16 or AMX instructions; everywhere else, and
+whenever `--precision fp32` is asked for, in float32. In bf16 the trained
+strategies train and predict under bf16 autocast (bench.engines.training and
+bench.engines.classifier; the weights and the optimiser stay float32) and the
+language models score prompts with bf16 weights (bench.engines.scoring;
+log-probabilities are taken in float32). The cell's precision is part of its
+key when it is not fp32, and its record says which it ran in.
+
+Inference batches are sized for the CPU by the strategies' options;
+`inference_batch_scale` is how many times that a GPU takes, from its memory.
+Training batches never change with the device: they are part of the recipe.
 """
 
 from __future__ import annotations
+
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def resolve_device(requested: str) -> str:
@@ -24,13 +32,32 @@ def resolve_device(requested: str) -> str:
         return "cpu"
 
 
-def bf16_supported(device: str) -> bool:
-    """Whether `device` is a GPU that computes in bfloat16 (Ampere and later)."""
-    if not device.startswith("cuda"):
+def cpu_has_bf16() -> bool:
+    """Whether this processor computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere torch emulates it, slowly."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next(line for line in info if line.startswith("flags")).split()
+    except (OSError, StopIteration):
         return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def bf16_supported(device: str) -> bool:
+    """Whether `device` computes in bfloat16 natively: a GPU that supports it, or a CPU with bf16 instructions."""
+    if not device.startswith("cuda"):
+        return cpu_has_bf16()
     import torch
 
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def resolve_precision(requested: str, device: str) -> str:
+    """"auto" becomes "bf16" where `device` computes it natively, else "fp32"; "fp32" and "bf16" stay as asked."""
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {requested!r})")
+    if requested != "auto":
+        return requested
+    return "bf16" if bf16_supported(device) else "fp32"
 
 
 GIB_PER_BATCH_STEP = 5  # a GPU takes the CPU-sized inference batch once more per this many GiB of its memory

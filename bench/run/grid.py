@@ -29,6 +29,7 @@ from typing import Any
 from bench.contracts import traits
 from bench.errors import BenchError
 from bench.registry import STRATEGIES
+from bench.run.device import PRECISIONS
 
 DEFAULT_TASKS = ("imdb", "spam")
 DEVICES = ("auto", "cpu", "cuda")
@@ -61,6 +62,7 @@ class GridSpec:
     data: tuple[tuple[str, str], ...] = ()  # (task, local path) replacing a task's embedded data
     baseline: bool = True  # add the reference rows: majority and tfidf
     device: str = "auto"
+    precision: str = "auto"  # "auto": bf16 where the hardware computes it natively, else fp32 (bench.run.device)
     tune: int = 0  # trials per tunable strategy, chosen on training labels (bench.run.tuning); 0 = the defaults
     select_only: bool = False  # tune on the training labels and stop: no final fit, no test split (defaults studies)
     scenario: Scenario = Scenario()  # train_on, probes or update (bench.scenarios); empty: plain cells
@@ -85,6 +87,8 @@ class GridSpec:
                 raise BenchError(f"--data {task}=...: task {task!r} is not in this run ({', '.join(self.tasks)})")
         if self.device not in DEVICES:
             raise BenchError(f"device {self.device!r}: use one of {', '.join(DEVICES)}")
+        if self.precision not in PRECISIONS:
+            raise BenchError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if isinstance(self.tune, bool) or not isinstance(self.tune, int) or self.tune < 0 or self.tune == 1:
             raise BenchError(f"tune {self.tune!r}: give the number of configurations to try per strategy, "
                              "2 or more (0: the defaults, untuned)")
@@ -119,6 +123,7 @@ class Cell:
     tune: int = 0  # trials for --tune (only strategies with a search space that use labels are tuned)
     select_only: bool = False  # stop after choosing: no final fit, no test split
     scenario: Scenario = Scenario()  # domain shift, forgetting probes or an update (bench.scenarios)
+    precision: str = "auto"  # "auto", "fp32" or "bf16"; resolved with the device when the grid is planned
 
 
 def strategy_names(spec: GridSpec) -> list[str]:
@@ -156,7 +161,8 @@ def build_cells(spec: GridSpec) -> list[Cell]:
                 for budget in budgets if found.uses_labels else [None]:
                     for seed in spec.seeds if budget is not None or found.seeded else spec.seeds[:1]:
                         cells.append(Cell(task, strategy, model, seed, budget, options[strategy], data.get(task),
-                                          spec.device, spec.tune, spec.select_only, spec.scenario))
+                                          spec.device, spec.tune, spec.select_only, spec.scenario,
+                                          spec.precision))
     return cells
 
 

@@ -1,7 +1,7 @@
 """Planning a grid: every cell resolved once, keyed, and packed for a worker.
 
 `plan(cells, results)` resolves each task once (its card and its data, which
-it checks), each strategy's Config once, the device once, and the provenance
+it checks), each strategy's Config once, the device and its precision once, and the provenance
 that is the same for every cell once. Per cell it works out the key (bench.run
 records), the record's path, and the *job*: everything the worker needs (the
 resolved card, the Config's values, the task's data, where to keep what it
@@ -67,7 +67,7 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
     `device` turns "auto" into the device the cells will run on (default: this machine's; an engine asks its nodes)."""
     from bench.models import catalogue
     from bench.run import provenance
-    from bench.run.device import resolve_device
+    from bench.run.device import resolve_device, resolve_precision
 
     devices: dict[str, str] = {}  # as asked -> as resolved, once
     tasks: dict[tuple, tuple[TaskCard, TaskData, dict, dict]] = {}  # card, data, and both as JSON
@@ -105,6 +105,7 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
         on = devices[cell.device]
         cls = STRATEGIES.get(cell.strategy)
         found = traits(cls)
+        precision = resolve_precision(cell.precision, on) if found.bf16 else "fp32"
         tune = cell.tune if cell.tune and found.search_space and found.uses_labels else 0
         tuning = {"trials": tune, "protocol": tuning_protocol(),
                   "space": {k: list(v) for k, v in sorted(found.search_space.items())}} if tune else None
@@ -112,7 +113,7 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
             tuning["select_only"] = True
         key = records.cell_key(records.cell_identity(card.name, card.prompt_fields(), data.fingerprint,
                                                      cell.strategy, config, model, cell.seed, cell.budget, on,
-                                                     tuning, scenario_key))
+                                                     tuning, scenario_key, precision))
         path = store.record_path(results, card.name, cell.strategy, model, cell.seed, key, cell.budget,
                                  scenario_tag(cell))
         folder = path.relative_to(results / "records").with_suffix("")
@@ -125,11 +126,12 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
             **shared)
         job = {"cell": {"task": card.name, "strategy": cell.strategy, "model": model, "seed": cell.seed,
                         "budget": cell.budget},
-               "key": key, "card": card_json, "config": config, "device": on, "data": data_json, "tune": tune,
+               "key": key, "card": card_json, "config": config, "device": on, "precision": precision,
+               "data": data_json, "tune": tune,
                "select_only": bool(tune and cell.select_only), "scenario": scenario_job,
                "artifact_dir": str(results / "artifacts" / folder)}
         run_config = records.RunConfig(strategy=config, task=card_json, device=on, task_ref=cell.task,
-                                       data_override=cell.data)
+                                       data_override=cell.data, precision=precision)
         planned.append(Planned(replace(cell, model=model, tune=tune), key, path, job, run_config, prov))
     return planned
 

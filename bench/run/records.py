@@ -50,6 +50,7 @@ class RunConfig:
     device: str
     task_ref: str  # the task as asked for: a name or a card's path
     data_override: str | None  # --data TASK=PATH
+    precision: str = "fp32"  # what the arithmetic ran in: "fp32" or "bf16" (bench.run.device); older records: fp32
 
 
 @dataclass(frozen=True)
@@ -287,11 +288,12 @@ def build(cls: Any, value: Any, where: str) -> Any:
 
 def cell_identity(task: str, task_inputs: dict, data_fingerprint: str, strategy: str, config: dict,
                   model: str | None, seed: int, budget: int | None, device: str, tuning: dict | None = None,
-                  scenario: dict | None = None) -> dict:
+                  scenario: dict | None = None, precision: str = "fp32") -> dict:
     """What determines a cell's result (`task_inputs`: TaskCard.prompt_fields()); the key is its hash.
 
-    `tuning` (trials and protocol version) is there only for tuned cells, and `scenario` (the other tasks'
-    fingerprints and prompt fields, the update share) only for scenario cells, so other keys stay as they were.
+    `tuning` (trials and protocol version) is there only for tuned cells, `scenario` (the other tasks'
+    fingerprints and prompt fields, the update share) only for scenario cells, and `precision` only where it is
+    not fp32, so other keys stay as they were.
     """
     identity = {"key_version": KEY_VERSION, "task": task, "data_fingerprint": data_fingerprint,
                 "task_inputs": task_inputs, "strategy": strategy, "config": config, "model": model, "seed": seed,
@@ -300,6 +302,8 @@ def cell_identity(task: str, task_inputs: dict, data_fingerprint: str, strategy:
         identity["tuning"] = tuning
     if scenario:
         identity["scenario"] = scenario
+    if precision != "fp32":
+        identity["precision"] = precision
     return identity
 
 

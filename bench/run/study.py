@@ -46,7 +46,7 @@ class Study:
     grids: tuple[GridSpec, ...]
 
 
-def load_study(path: str | Path, device: str = "auto") -> Study:
+def load_study(path: str | Path, device: str = "auto", precision: str = "auto") -> Study:
     path = Path(path).expanduser()
     raw = read_toml(path, "study")
     unknown = sorted(set(raw) - {"results", "grid"})
@@ -63,13 +63,13 @@ def load_study(path: str | Path, device: str = "auto") -> Study:
     for number, grid in enumerate(grids, start=1):
         where = f"study {path}, grid {number}"
         try:
-            specs.append(_grid(grid, device, path.parent))
+            specs.append(_grid(grid, device, path.parent, precision))
         except BenchError as exc:
             raise BenchError(f"{where}: {exc}") from None
     return Study(path, results_path, tuple(specs))
 
 
-def _grid(raw: dict, device: str, folder: Path) -> GridSpec:
+def _grid(raw: dict, device: str, folder: Path, precision: str = "auto") -> GridSpec:
     unknown = sorted(set(raw) - GRID_FIELDS)
     if unknown:
         raise BenchError(f"unknown field(s) {', '.join(unknown)}; a grid has {', '.join(sorted(GRID_FIELDS))}")
@@ -97,7 +97,8 @@ def _grid(raw: dict, device: str, folder: Path) -> GridSpec:
     scenario = Scenario(name(train_on) if train_on else None, tuple(name(t) for t in probes), raw.get("update"))
     return GridSpec(tasks=tasks or DEFAULT_TASKS, strategies=tuple(lists["strategies"]),
                     models=tuple(lists["models"]), seeds=tuple(lists["seeds"]) or (0,), budgets=budgets,
-                    options=tuple(options.items()), baseline=baseline, device=device, tune=tune, select_only=select_only,
+                    options=tuple(options.items()), baseline=baseline, device=device, precision=precision, tune=tune,
+                    select_only=select_only,
                     scenario=scenario,
                     data=tuple((_card_task(task, folder), str(_relative(p, folder))) for task, p in data.items()))
 

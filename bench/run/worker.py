@@ -124,7 +124,7 @@ def run_cell(job: dict) -> dict:
 
         torch.cuda.reset_peak_memory_stats()
     baseline_rss = current_rss_mb()
-    context = RunContext(device=device, seed=cell["seed"],
+    context = RunContext(device=device, precision=job.get("precision", "fp32"), seed=cell["seed"],
                          artifact_dir=Path(job["artifact_dir"]) if job.get("artifact_dir") else None)
     tuning, tune_seconds = None, None
     if job.get("tune"):  # options chosen on the training sample alone; the test split is not handed over

@@ -1,0 +1,129 @@
+"""Precision: bf16 where the hardware computes it, fp32 elsewhere, and a record that says which.
+
+The language models score prompts with bf16 weights and the fine-tunes train
+under bf16 autocast when a cell's precision is bf16 ("auto" on a CPU with
+AVX512-BF16 or AMX, or a recent GPU). These tests pin "bf16" or "fp32"
+explicitly, so they check the same thing on any CPU (one without bf16
+instructions emulates it, slowly).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_bench, sentiment_rows, write_csv
+
+
+def test_auto_precision_follows_the_hardware_and_an_explicit_one_is_kept():
+    from bench.run.device import cpu_has_bf16, inference_batch_scale, resolve_precision
+
+    assert resolve_precision("auto", "cpu") == ("bf16" if cpu_has_bf16() else "fp32")
+    assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    assert inference_batch_scale("cpu") == 1
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16"):
+        resolve_precision("fp16", "cpu")
+
+
+def test_fp32_keys_stay_as_they_were_and_a_bf16_cell_is_a_cell_of_its_own(tmp_path):
+    """Records made before precision existed keep their keys; bf16 goes in the key, in fp32 strategies never."""
+    from bench.run import records
+    from bench.run.grid import Cell
+    from bench.run.plan import plan
+
+    identity = dict(task="t", task_inputs={}, data_fingerprint="f", strategy="s", config={}, model=None, seed=0,
+                    budget=None, device="cpu")
+    assert "precision" not in records.cell_identity(**identity, precision="fp32")
+    assert records.cell_key(records.cell_identity(**identity)) != records.cell_key(
+        records.cell_identity(**identity, precision="bf16"))
+
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(20))
+    card = tmp_path / "card.toml"
+    card.write_text('name = "reviews"\npath = "reviews.csv"\n')
+
+    def planned(strategy: str, precision: str):
+        [p] = plan([Cell(str(card), strategy, None, 0, None, {}, None, "cpu", precision=precision)], tmp_path / "r")
+        return p
+
+    bf16, fp32 = planned("zero-shot", "bf16"), planned("zero-shot", "fp32")
+    assert bf16.key != fp32.key
+    assert (bf16.job["precision"], bf16.config.precision) == ("bf16", "bf16")
+    assert (fp32.job["precision"], fp32.config.precision) == ("fp32", "fp32")
+    for strategy in ("majority", "tfidf", "knn", "head-only"):  # nothing of theirs computes in bf16
+        assert planned(strategy, "bf16").key == planned(strategy, "fp32").key
+        assert planned(strategy, "bf16").job["precision"] == "fp32"
+
+
+def test_a_bf16_record_is_a_row_of_its_own_and_the_header_names_both(tmp_path):
+    from dataclasses import replace
+
+    from bench.report.table import aggregate, display_name, where_run
+    from conftest import make_record
+
+    fp32 = make_record("t", "full", "training", None, 0, 0.80)
+    bf16 = make_record("t", "full", "training", None, 0, 0.70)
+    bf16 = replace(bf16, key="other", config=replace(bf16.config, precision="bf16"))
+    table = aggregate([fp32, bf16])
+    assert sorted(display_name(row) for _, row in table.iterrows()) == ["full", "full [precision=bf16]"]
+    assert list(table.seeds) == [1, 1]  # never averaged together
+    assert "precision: bf16, fp32" in where_run([fp32, bf16])[0]
+
+
+def test_a_fine_tune_trains_under_bf16_autocast_on_the_cpu_in_a_bf16_cell():
+    import torch
+    from transformers import default_data_collator
+
+    from bench.engines import training
+    from bench.strategies.head_only import linear_head
+
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(64, 16, generator=generator)
+    labels = (features[:, 0] > 0).long()
+    rows = [{"features": f, "labels": int(y)} for f, y in zip(features, labels)]
+    for precision, mixed, expected in (("bf16", True, torch.bfloat16), ("fp32", True, torch.float32),
+                                       ("bf16", False, torch.float32)):
+        head, seen = linear_head(16, 2), set()
+        head.linear.register_forward_hook(lambda module, inputs, output: seen.add(output.dtype))
+        options = training.TrainingOptions(epochs=1, min_steps=0, batch_size=8, mixed_precision=mixed)
+        training.train(head, rows[:48], rows[48:], options, collator=default_data_collator, n_labels=2,
+                       device="cpu", seed=0, group_by_length=False, precision=precision)
+        assert seen == {expected}, (precision, mixed)
+        assert next(head.parameters()).dtype == torch.float32  # weights and optimiser stay fp32
+
+
+@pytest.mark.slow
+def test_bf16_prompt_scoring_agrees_with_fp32_on_real_messages():
+    import torch
+
+    from bench.data.loading import resolve
+    from bench.engines.scoring import LabelScorer
+    from bench.registry import TASKS
+
+    card, data = resolve(TASKS.get("spam"))
+    texts = data.test.texts[:40]
+    fp32 = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="fp32")
+    bf16 = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="bf16")
+    assert (fp32.model.dtype, bf16.model.dtype) == (torch.float32, torch.bfloat16)
+    for scorer in (fp32, bf16):
+        scorer.setup(card)
+    a, b = fp32.classify(texts, calibrate=True), bf16.classify(texts, calibrate=True)
+    assert (a.argmax(axis=1) == b.argmax(axis=1)).mean() >= 0.9  # a few close calls may move, no more
+    assert abs(a - b).max() < 0.2
+    assert bf16.summary()["dtype"] == "bfloat16" and fp32.summary()["dtype"] == "float32"
+
+
+@pytest.mark.slow
+def test_a_bf16_run_records_its_precision_and_reports_it(tmp_path):
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(10))
+    (tmp_path / "reviews.toml").write_text('name = "reviews"\npath = "reviews.csv"\n')
+    results = tmp_path / "results"
+    done = run_bench("run", "--tasks", str(tmp_path / "reviews.toml"), "--strategies", "zero-shot",
+                     "--no-baseline", "--precision", "bf16", "--results", str(results))
+    assert done.returncode == 0, done.stderr
+    from bench.run import store
+
+    [record] = list(store.iter_records(results))
+    assert record.ok and record.config.precision == "bf16" and record.extra["prompt"]["dtype"] == "bfloat16"
+    board = (results / "LEADERBOARD.md").read_text()
+    assert "precision: bf16" in board and "zero-shot [precision=bf16]" in board
+    bad = run_bench("run", "--tasks", "spam", "--precision", "fp16", "--results", str(results))
+    assert bad.returncode == 2 and "invalid choice: 'fp16'" in bad.stderr
