@@ -10,20 +10,20 @@ validation split, curves, best-epoch rule and early stopping).
 
 Defaults (TUNING.md says how they were chosen): at most 500 training
 examples (400 train + 100 validation), up to 10 epochs with early stopping
-after 2 without a new best, batch 8, learning rate 5e-5.
+after 2 without a new best, batch 8, learning rate 5e-5, no dropout on the
+attention probabilities (`attention_dropout`, bench.engines.classifier).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.engines.classifier import FineTuned
+from bench.engines.classifier import FineTuned, FineTuneOptions
 from bench.registry import STRATEGIES
-from bench.engines.training import TrainingOptions
 
 
 @dataclass(frozen=True)
-class FullConfig(TrainingOptions):
+class FullConfig(FineTuneOptions):
     learning_rate: float = 5e-5  # peak AdamW learning rate; full fine-tuning wants a small one
 
 

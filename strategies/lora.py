@@ -31,10 +31,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from bench.engines.classifier import FineTuned, top_blocks_and_head
+from bench.engines.classifier import FineTuned, FineTuneOptions, top_blocks_and_head
 from bench.errors import BenchError
 from bench.registry import STRATEGIES
-from bench.engines.training import TrainingOptions
 
 PRESETS = {
     "tutorial": dict(r=4, alpha=32.0, dropout=0.01, target_modules=("query",), learning_rate=1e-3,
@@ -48,7 +47,7 @@ ROLES = {  # role -> the module names architectures use for it
 
 
 @dataclass(frozen=True)
-class LoraOptions(TrainingOptions):
+class LoraOptions(FineTuneOptions):
     preset: str = ""  # a named recipe ("tutorial") filling the options left at their defaults
     r: int = 8  # rank of each adapter
     alpha: float = 16.0  # scaling numerator: the update is (alpha / r) * B @ A

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.engines.classifier import FineTuned, top_blocks_and_head
+from bench.engines.classifier import FineTuned, FineTuneOptions, top_blocks_and_head
 from bench.registry import STRATEGIES
-from bench.engines.training import TrainingOptions
 
 
 @dataclass(frozen=True)
-class PartialConfig(TrainingOptions):
+class PartialConfig(FineTuneOptions):
     layers: int = 2  # top transformer blocks trained along with the head (0 = the head alone)
     learning_rate: float = 2e-4  # peak AdamW learning rate
 

@@ -59,11 +59,11 @@ def test_a_bf16_record_is_a_row_of_its_own_and_the_header_names_both(tmp_path):
     from bench.report.table import aggregate, display_name, where_run
     from conftest import make_record
 
-    fp32 = make_record("t", "full", "training", None, 0, 0.80)
-    bf16 = make_record("t", "full", "training", None, 0, 0.70)
+    fp32 = make_record("t", "zero-shot", "prompting", None, 0, 0.80)
+    bf16 = make_record("t", "zero-shot", "prompting", None, 0, 0.70)
     bf16 = replace(bf16, key="other", config=replace(bf16.config, precision="bf16"))
     table = aggregate([fp32, bf16])
-    assert sorted(display_name(row) for _, row in table.iterrows()) == ["full", "full [precision=bf16]"]
+    assert sorted(display_name(row) for _, row in table.iterrows()) == ["zero-shot", "zero-shot [precision=bf16]"]
     assert list(table.seeds) == [1, 1]  # never averaged together
     assert "precision: bf16, fp32" in where_run([fp32, bf16])[0]
 

@@ -62,7 +62,8 @@ def test_tutorial_preset_fills_defaults_and_explicit_options_win():
 
 
 @pytest.mark.parametrize("name, bad", [("lora", {"r": 0}), ("full", {"epochs": 0}), ("partial", {"layers": -1}),
-                                       ("full", {"val_fraction": 1.0}), ("head-only", {"C": 0.0})])
+                                       ("full", {"val_fraction": 1.0}), ("head-only", {"C": 0.0}),
+                                       ("lora", {"attention_dropout": 1.0})])
 def test_bad_options_are_rejected(name, bad):
     with pytest.raises(ValueError):
         STRATEGIES.get(name).Config(**bad)
@@ -141,6 +142,23 @@ def test_partial_and_full_counts():
     full = _build("full")
     full.model = full.prepare(model)
     assert full.parameter_counts().trainable == full.parameter_counts().total == MINILM_BASE + HEAD
+
+
+def test_attention_dropout_replaces_the_models_own_and_older_records_say_they_kept_it():
+    import torch
+
+    from bench.report.table import changed_options
+
+    for strategy in ("full", "partial", "lora"):
+        assert STRATEGIES.get(strategy).Config().attention_dropout == 0.0  # the fine-tunes' default
+    for wanted, expected in ((0.0, 0.0), (0.25, 0.25), (None, 0.1)):  # None: MiniLM's own 0.1
+        _, model = load_classifier(MINILM, 2, attention_dropout=wanted)
+        assert model.config.attention_probs_dropout_prob == expected
+        [p] = {m.dropout.p for m in model.modules() if type(m).__name__ == "BertSelfAttention"}
+        assert p == expected and {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)} >= {0.1}
+    # a record made before the option existed ran with the model's own value: it is a row of its own
+    assert changed_options("full", {"learning_rate": 5e-5}) == "attention_dropout=None"
+    assert changed_options("full", {"learning_rate": 5e-5, "attention_dropout": 0.0}) == ""
 
 
 def test_model_mismatches_are_user_errors():
