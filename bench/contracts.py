@@ -221,7 +221,7 @@ class Strategy:
     uses_labels: ClassVar[bool] = True
     seeded: ClassVar[bool] = True
     search_space: ClassVar[dict[str, tuple]] = {}
-    bf16: ClassVar[bool] = False  # computes in bf16 when the cell's precision is bf16 (RunContext.precision)
+    bf16: ClassVar[str] = "never"  # when it computes in bf16: "auto", "requested" or "never" (bench.run.device)
 
     def __init__(self, config: Any, model: str | None = None, context: RunContext | None = None):
         self.config = config
@@ -254,14 +254,14 @@ class StrategyTraits:
     default_model: str | None
     has_scores: bool  # defines predict_proba
     search_space: dict  # option -> values --tune may try; empty: nothing to tune
-    bf16: bool = False  # computes in bf16 in a bf16 cell; a strategy that does not always runs in fp32
+    bf16: str = "never"  # "auto": bf16 where the hardware has it; "requested": only with --precision bf16
 
 
 def traits(cls: type) -> StrategyTraits:
     return StrategyTraits(family=getattr(cls, "family", "other"), uses_labels=getattr(cls, "uses_labels", True),
                           seeded=getattr(cls, "seeded", True), default_model=getattr(cls, "default_model", None),
                           has_scores=callable(getattr(cls, "predict_proba", None)),
-                          search_space=dict(getattr(cls, "search_space", {}) or {}), bf16=bool(getattr(cls, "bf16", False)))
+                          search_space=dict(getattr(cls, "search_space", {}) or {}), bf16=str(getattr(cls, "bf16", "never")))
 
 
 def contract_problems(cls: Any) -> list[str]:

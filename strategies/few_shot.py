@@ -41,7 +41,7 @@ class FewShot(Strategy):
     Config = FewShotConfig
     default_model = "SmolLM2-135M-Instruct"
     family = "prompting"
-    bf16 = True  # the language model scores prompts in the cell's precision
+    bf16 = "requested"  # the language model scores in bf16 only with --precision bf16 (close calls move)
     search_space = {"k": (1, 2, 4), "calibrate": (True, False)}
 
     def __init__(self, config: FewShotConfig, model: str | None = None, context: RunContext | None = None):

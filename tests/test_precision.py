@@ -1,10 +1,10 @@
 """Precision: bf16 where the hardware computes it, fp32 elsewhere, and a record that says which.
 
-The language models score prompts with bf16 weights and the fine-tunes train
-under bf16 autocast when a cell's precision is bf16 ("auto" on a CPU with
-AVX512-BF16 or AMX, or a recent GPU). These tests pin "bf16" or "fp32"
-explicitly, so they check the same thing on any CPU (one without bf16
-instructions emulates it, slowly).
+The fine-tunes train under bf16 autocast where the hardware computes bf16
+("auto" on a CPU with AVX512-BF16 or AMX, or a recent GPU); the language
+models score prompts in bf16 only when `--precision bf16` asks for it. These
+tests pin "bf16" or "fp32" where they compute, so they check the same thing
+on any CPU (one without bf16 instructions emulates it, slowly).
 """
 
 from __future__ import annotations
@@ -14,14 +14,18 @@ import pytest
 from conftest import run_bench, sentiment_rows, write_csv
 
 
-def test_auto_precision_follows_the_hardware_and_an_explicit_one_is_kept():
-    from bench.run.device import cpu_has_bf16, inference_batch_scale, resolve_precision
+def test_auto_precision_follows_the_hardware_and_the_strategy_and_an_explicit_one_is_kept():
+    from bench.run.device import cell_precision, cpu_has_bf16, inference_batch_scale, resolve_precision
 
-    assert resolve_precision("auto", "cpu") == ("bf16" if cpu_has_bf16() else "fp32")
+    native = "bf16" if cpu_has_bf16() else "fp32"
+    assert resolve_precision("auto", "cpu") == native
     assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
     assert inference_batch_scale("cpu") == 1
     with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16"):
         resolve_precision("fp16", "cpu")
+    assert [cell_precision("auto", "cpu", trait) for trait in ("auto", "requested", "never")] == [native, "fp32", "fp32"]
+    assert [cell_precision("bf16", "cpu", trait) for trait in ("auto", "requested", "never")] == ["bf16", "bf16", "fp32"]
+    assert {cell_precision("fp32", "cpu", trait) for trait in ("auto", "requested", "never")} == {"fp32"}
 
 
 def test_fp32_keys_stay_as_they_were_and_a_bf16_cell_is_a_cell_of_its_own(tmp_path):
@@ -48,6 +52,8 @@ def test_fp32_keys_stay_as_they_were_and_a_bf16_cell_is_a_cell_of_its_own(tmp_pa
     assert bf16.key != fp32.key
     assert (bf16.job["precision"], bf16.config.precision) == ("bf16", "bf16")
     assert (fp32.job["precision"], fp32.config.precision) == ("fp32", "fp32")
+    assert planned("zero-shot", "auto").key == fp32.key  # prompting stays fp32 unless bf16 is asked for
+    assert planned("full", "bf16").job["precision"] == "bf16" and planned("full", "fp32").job["precision"] == "fp32"
     for strategy in ("majority", "tfidf", "knn", "head-only"):  # nothing of theirs computes in bf16
         assert planned(strategy, "bf16").key == planned(strategy, "fp32").key
         assert planned(strategy, "bf16").job["precision"] == "fp32"
@@ -90,6 +96,29 @@ def test_a_fine_tune_trains_under_bf16_autocast_on_the_cpu_in_a_bf16_cell():
         assert next(head.parameters()).dtype == torch.float32  # weights and optimiser stay fp32
 
 
+def test_a_bf16_language_model_computes_its_logits_in_float32():
+    """bf16 logits near 15 are rounded to steps of 1/16: close label words would tie exactly."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from bench.models.local import float32_output
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True)
+    model = LlamaForCausalLM(config).to(torch.bfloat16).eval()
+    ids = torch.randint(0, 64, (2, 7))
+    with torch.inference_mode():
+        hidden = model.model(input_ids=ids).last_hidden_state  # before the change: bf16 norm output
+        float32_output(model)
+        logits = model(input_ids=ids).logits
+    assert logits.dtype == torch.float32
+    assert model.get_input_embeddings().weight.dtype == torch.bfloat16  # the body stays bf16
+    assert next(model.model.layers.parameters()).dtype == torch.bfloat16
+    reference = hidden.float() @ model.get_input_embeddings().weight.float().T  # the tied output weights, in fp32
+    assert torch.allclose(logits, reference, atol=0.05)
+
+
 @pytest.mark.slow
 def test_bf16_prompt_scoring_agrees_with_fp32_on_real_messages():
     import torch
@@ -103,6 +132,7 @@ def test_bf16_prompt_scoring_agrees_with_fp32_on_real_messages():
     fp32 = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="fp32")
     bf16 = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="bf16")
     assert (fp32.model.dtype, bf16.model.dtype) == (torch.float32, torch.bfloat16)
+    assert bf16.model.get_output_embeddings().inner.weight.dtype == torch.float32  # logits in float32
     for scorer in (fp32, bf16):
         scorer.setup(card)
     a, b = fp32.classify(texts, calibrate=True), bf16.classify(texts, calibrate=True)

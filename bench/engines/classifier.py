@@ -104,7 +104,7 @@ class FineTuned(Strategy):
     Config = FineTuneOptions
     default_model = "all-MiniLM-L6-v2"
     family = "training"
-    bf16 = True  # trains and predicts under bf16 autocast in a bf16 cell (the mixed_precision option)
+    bf16 = "auto"  # trains and predicts under bf16 autocast where the hardware has it (the mixed_precision option)
 
     def __init__(self, config: training.TrainingOptions, model: str | None = None, context: RunContext | None = None):
         super().__init__(config, model, context)

@@ -14,11 +14,12 @@ Scoring is the hot path, so:
 - only the last position's logits are computed (`logits_to_keep=1`); that one
   pass scores every single-token label, and labels of several tokens continue
   from the same cache (one extra short pass over all labels at once);
-- everything runs under `torch.inference_mode()`, with the weights in the
-  cell's precision: bfloat16 where the hardware computes it natively (a CPU
-  with AVX512-BF16 or AMX, a recent GPU), else float32 (bench.run.device);
-  log-probabilities are taken in float32. A GPU gets batches as many times
-  larger as its memory allows (bench.run.device.inference_batch_scale).
+- everything runs under `torch.inference_mode()`, in the cell's precision:
+  float32 unless `--precision bf16` was asked for (bench.run.device); in
+  bfloat16 the body's weights are bf16 while the final norm and the output
+  layer stay float32 (bench.models.local.float32_output), and
+  log-probabilities are always taken in float32. A GPU gets batches as many
+  times larger as its memory allows (bench.run.device.inference_batch_scale).
 
 Contextual calibration (Zhao et al. 2021) scores a content-free text ("N/A") in
 the same prompt and divides its label probabilities out.

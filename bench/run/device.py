@@ -1,14 +1,19 @@
 """The machine a cell runs on: which device, its precision and batch sizes, and seeding every random generator.
 
-Precision (`resolve_precision`): "auto", the default, computes in bfloat16
-wherever the hardware does so natively: a GPU that supports it (Ampere and
-later) and a CPU with AVX512-BF16 or AMX instructions; everywhere else, and
-whenever `--precision fp32` is asked for, in float32. In bf16 the trained
-strategies train and predict under bf16 autocast (bench.engines.training and
-bench.engines.classifier; the weights and the optimiser stay float32) and the
-language models score prompts with bf16 weights (bench.engines.scoring;
-log-probabilities are taken in float32). The cell's precision is part of its
-key when it is not fp32, and its record says which it ran in.
+Precision (`cell_precision`): "auto", the default, computes in bfloat16
+wherever the hardware does so natively (a GPU that supports it, Ampere and
+later, or a CPU with AVX512-BF16 or AMX instructions) for the strategies that
+declare `bf16 = "auto"`: the fine-tunes, which train and predict under bf16
+autocast (bench.engines.training and bench.engines.classifier; weights and
+optimiser stay float32), where a format's rounding is small beside the
+spread over seeds. The prompting strategies declare `bf16 = "requested"`:
+they score in bf16 only with `--precision bf16` (bench.engines.scoring: bf16
+weights, the final norm and output layer in float32), because they compare
+label probabilities that often differ in the second decimal, and bf16 moves
+those close calls (4.5 % of the calibrated imdb answers of SmolLM2, 1.5
+points; leaderboard/NOTES.md). Everything else (`bf16 = "never"`) and every
+cell under `--precision fp32` computes in float32. A cell's precision is part
+of its key when it is not fp32, and its record says which it ran in.
 
 Inference batches are sized for the CPU by the strategies' options;
 `inference_batch_scale` is how many times that a GPU takes, from its memory.
@@ -49,6 +54,16 @@ def bf16_supported(device: str) -> bool:
     import torch
 
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def cell_precision(requested: str, device: str, strategy_bf16: str) -> str:
+    """What a strategy computes in, from the precision asked for and its `bf16` trait ("auto", "requested" or
+    "never"): "bf16" when asked for and the strategy can; under "auto" only where the hardware has bf16 and the
+    strategy's trait is "auto"; otherwise "fp32"."""
+    resolved = resolve_precision(requested, device)
+    if resolved == "fp32" or strategy_bf16 == "never" or (strategy_bf16 == "requested" and requested != "bf16"):
+        return "fp32"
+    return resolved
 
 
 def resolve_precision(requested: str, device: str) -> str:

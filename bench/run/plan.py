@@ -67,7 +67,7 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
     `device` turns "auto" into the device the cells will run on (default: this machine's; an engine asks its nodes)."""
     from bench.models import catalogue
     from bench.run import provenance
-    from bench.run.device import resolve_device, resolve_precision
+    from bench.run.device import cell_precision, resolve_device
 
     devices: dict[str, str] = {}  # as asked -> as resolved, once
     tasks: dict[tuple, tuple[TaskCard, TaskData, dict, dict]] = {}  # card, data, and both as JSON
@@ -105,7 +105,7 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
         on = devices[cell.device]
         cls = STRATEGIES.get(cell.strategy)
         found = traits(cls)
-        precision = resolve_precision(cell.precision, on) if found.bf16 else "fp32"
+        precision = cell_precision(cell.precision, on, found.bf16)
         tune = cell.tune if cell.tune and found.search_space and found.uses_labels else 0
         tuning = {"trials": tune, "protocol": tuning_protocol(),
                   "space": {k: list(v) for k, v in sorted(found.search_space.items())}} if tune else None
