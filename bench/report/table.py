@@ -118,25 +118,10 @@ def changed_precision(precision: str) -> str:
     return "" if precision == "fp32" else f"precision={precision}"
 
 
-@functools.cache
-def _before(strategy: str) -> dict:
-    """Options added after records were made, with the value those records ran with (a field's "before")."""
-    from bench.registry import STRATEGIES
-
-    try:
-        fields = dataclasses.fields(STRATEGIES.get(strategy).Config)
-    except Exception:
-        return {}
-    return {f.name: f.metadata["before"] for f in fields if "before" in f.metadata}
-
-
 def changed_options(strategy: str, config: dict) -> str:
-    """The options in which a record's configuration differs from the strategy's defaults, as "k=v, ...".
-
-    An option the record predates counts with the value it had before it existed (its field's "before")."""
+    """The options in which a record's configuration differs from the strategy's defaults, as "k=v, ..."."""
     defaults = _defaults(strategy)
-    values = {**{k: v for k, v in _before(strategy).items() if k not in config}, **config}
-    return ", ".join(f"{k}={v}" for k, v in sorted(values.items())
+    return ", ".join(f"{k}={v}" for k, v in sorted(config.items())
                      if defaults is None or defaults.get(k, object()) != v)
 
 
