@@ -7,6 +7,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/training.py --strategies lora full --models SmolLM2-135M-Instruct
     .venv/bin/python benchmarks/training.py --json results/benchmarks/training.json
     .venv/bin/python benchmarks/training.py --precisions fp32 bf16    # the two side by side
+    .venv/bin/python benchmarks/training.py --attention-dropouts default 0   # with and without
 
 Each strategy is trained in its own process (so its peak memory is its own) on
 the same stratified sample of the task's training pool, for a fixed number of
@@ -42,7 +43,7 @@ STRATEGIES = ("head-only", "lora", "full", "partial")
 
 
 def measure(task: str, strategy: str, model: str | None, examples: int, epochs: int, device: str, seed: int,
-            precision: str = "auto") -> dict:
+            precision: str = "auto", attention_dropout: float | None = None) -> dict:
     """Train one strategy in this process and return its figures."""
     import resource
 
@@ -60,6 +61,8 @@ def measure(task: str, strategy: str, model: str | None, examples: int, epochs: 
     seed_everything(seed)
     # max_train_examples includes the validation tenth: train on `examples`, validate on a tenth more
     options = {"max_train_examples": examples + max(2, examples // 9), "val_fraction": 0.1, "epochs": epochs}
+    if attention_dropout is not None:
+        options["attention_dropout"] = attention_dropout
     strategy = build_strategy(strategy, options, model, RunContext(device=device, precision=precision, seed=seed))
     if device.startswith("cuda"):
         import torch
@@ -76,7 +79,8 @@ def measure(task: str, strategy: str, model: str | None, examples: int, epochs: 
 
         gpu_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return {"task": task, "strategy": strategy.__class__.__name__, "model": model or strategy.default_model,
-            "device": device, "precision": precision, "n_train": training.n_train, "epochs": training.epochs_run,
+            "device": device, "precision": precision, "attention_dropout": attention_dropout,
+            "n_train": training.n_train, "epochs": training.epochs_run,
             "examples_per_second": training.train_examples_per_second, "fit_seconds": round(fit_seconds, 1),
             "trainable_params": strategy.parameter_counts().trainable, "gflop_per_second": gflops,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -112,6 +116,11 @@ def training_gflop_per_second(strategy, pool, card, seed: int, training) -> floa
     return round(flops / seconds / 1e9, 1)
 
 
+def dropout_value(text: str) -> float | None:
+    """An --attention-dropouts value: 'default' (None, the model's own) or a probability."""
+    return None if text == "default" else float(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="spam")
@@ -122,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16"],
                         help="measure each strategy in each of these (default: auto, what bench run uses)")
+    parser.add_argument("--attention-dropouts", nargs="+", default=["default"], type=dropout_value,
+                        help="measure with each of these attention dropouts ('default': the model's own)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one strategy, print JSON
@@ -129,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         model = None if args.models == [None] else args.models[0]
         print(json.dumps(measure(args.task, args.one, model, args.examples, args.epochs, args.device, args.seed,
-                                 args.precisions[0])))
+                                 args.precisions[0], args.attention_dropouts[0])))
         return 0
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -139,13 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak matmul {machine['fp32']} GFLOP/s fp32, bf16 {machine['bf16'] or 'not available on this processor'}"
           f" ({machine['threads']} threads)")
     rows = []
-    print(f"{'strategy':<10} {'model':<24} {'precision':>9} {'ex/s':>8} {'fit s':>8} {'trainable':>12} "
+    print(f"{'strategy':<10} {'model':<24} {'precision':>9} {'attn drop':>9} {'ex/s':>8} {'fit s':>8} {'trainable':>12} "
           f"{'GFLOP/s':>8} {'MFU':>5} {'peak RSS MB':>12} {'peak GPU MB':>12}")
-    runs = [(m, s, p) for m in args.models for s in args.strategies for p in args.precisions]
-    for model, strategy, precision in runs:
+    runs = [(m, s, p, d) for m in args.models for s in args.strategies for p in args.precisions
+            for d in args.attention_dropouts]
+    for model, strategy, precision, dropout in runs:
         cmd = [sys.executable, os.path.abspath(__file__), "--one", strategy, "--task", args.task,
                "--examples", str(args.examples), "--epochs", str(args.epochs), "--device", args.device,
-               "--seed", str(args.seed), "--precisions", precision] + (["--models", model] if model else [])
+               "--seed", str(args.seed), "--precisions", precision,
+               "--attention-dropouts", "default" if dropout is None else str(dropout)] + \
+            (["--models", model] if model else [])
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -156,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         row["mfu"] = round(row["gflop_per_second"] / machine["best"], 3) if row["gflop_per_second"] else None
         rows.append(row)
         mfu = f"{row['mfu']:.0%}" if row["mfu"] is not None else "-"
-        print(f"{strategy:<10} {row['model']:<24} {row['precision']:>9} {row['examples_per_second']:>8} "
+        shown = "default" if dropout is None else dropout
+        print(f"{strategy:<10} {row['model']:<24} {row['precision']:>9} {shown:>9} {row['examples_per_second']:>8} "
               f"{row['fit_seconds']:>8} "
               f"{row['trainable_params']:>12,} {str(row['gflop_per_second'] or '-'):>8} {mfu:>5} "
               f"{row['peak_rss_mb']:>12} {str(row['peak_gpu_mb'] or '-'):>12}")
