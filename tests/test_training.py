@@ -212,6 +212,18 @@ def test_same_seed_same_predictions(spam):
     assert np.array_equal(runs[0], runs[1])
 
 
+def test_a_fine_tune_without_a_validation_split_trains_every_epoch_on_every_label(spam):
+    # the tuner's refit of a trained strategy runs val_fraction=0: every label trains, the last epoch is kept
+    card, data = spam
+    strategy = _build("partial", layers=1, **{**TINY, "epochs": 2, "val_fraction": 0.0})
+    strategy.fit(_slice(data, 8), card)
+    info = strategy.extra_info()["training"]
+    assert (info.n_train, info.n_val, info.epochs_run, info.best_epoch) == (16, 0, 2, 2)
+    assert all(row.val_accuracy is None for row in info.curves)
+    proba = strategy.predict_proba(data.test.texts[:4])
+    assert proba.shape == (4, 2) and np.allclose(proba.sum(axis=1), 1.0)
+
+
 @pytest.mark.slow
 def test_exploding_loss_fails_the_cell_with_a_reason(tmp_path):
     from bench.run.grid import Cell

@@ -157,6 +157,8 @@ class FineTuned(Strategy):
         return history, len(fit_split), len(val_split)
 
     def _rows(self, split: Split) -> list[dict]:
+        if not split.texts:  # no validation split (val_fraction=0, as in a tuned refit): the tokenizer rejects []
+            return []
         encoded = self.tokenizer(list(split.texts), truncation=True, max_length=self.max_tokens)
         keys = list(encoded.keys())
         return [{**{k: encoded[k][i] for k in keys}, "labels": y} for i, y in enumerate(split.labels)]
