@@ -90,6 +90,16 @@ def test_when_prompting_stays_ahead_it_says_so():
     assert not cross.found and "stays ahead" in cross.sentence()
 
 
+def test_tuned_rows_speak_for_a_strategy_whatever_precision_they_ran_in():
+    recs = _grid({None: 0.70}, {None: 0.60}, 0.75)
+    for seed in range(3):  # tuned lora in bf16, beside the untuned fp32 rows: its row is "lora [precision=bf16]"
+        tuned = make_record("t", "lora", "training", None, seed, 0.85)
+        recs.append(replace(tuned, key=tuned.key + "-tuned", tuning=object(),
+                            config=replace(tuned.config, precision="bf16")))
+    cross = _crossover(recs)
+    assert cross.found and cross.trained == "lora tuned m" and cross.gap == pytest.approx(0.10)
+
+
 def test_pareto_front():
     points = [(1, 50), (2, 70), (3, 60), (10, 90), (0.5, 40)]
     assert sorted(analysis.pareto_front(points)) == [0, 1, 3, 4]
