@@ -121,6 +121,11 @@ def dropout_value(text: str) -> float | None:
     return None if text == "default" else float(text)
 
 
+def dropout_name(value: float | None) -> str:
+    """The --attention-dropouts text of a value (dropout_value's inverse)."""
+    return "default" if value is None else str(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="spam")
@@ -150,15 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak matmul {machine['fp32']} GFLOP/s fp32, bf16 {machine['bf16'] or 'not available on this processor'}"
           f" ({machine['threads']} threads)")
     rows = []
-    print(f"{'strategy':<10} {'model':<24} {'precision':>9} {'attn drop':>9} {'ex/s':>8} {'fit s':>8} {'trainable':>12} "
-          f"{'GFLOP/s':>8} {'MFU':>5} {'peak RSS MB':>12} {'peak GPU MB':>12}")
+    print(f"{'strategy':<10} {'model':<24} {'precision':>9} {'attn drop':>9} {'ex/s':>8} {'fit s':>8} "
+          f"{'trainable':>12} {'GFLOP/s':>8} {'MFU':>5} {'peak RSS MB':>12} {'peak GPU MB':>12}")
     runs = [(m, s, p, d) for m in args.models for s in args.strategies for p in args.precisions
             for d in args.attention_dropouts]
     for model, strategy, precision, dropout in runs:
         cmd = [sys.executable, os.path.abspath(__file__), "--one", strategy, "--task", args.task,
                "--examples", str(args.examples), "--epochs", str(args.epochs), "--device", args.device,
                "--seed", str(args.seed), "--precisions", precision,
-               "--attention-dropouts", "default" if dropout is None else str(dropout)] + \
+               "--attention-dropouts", dropout_name(dropout)] + \
             (["--models", model] if model else [])
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
@@ -170,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         row["mfu"] = round(row["gflop_per_second"] / machine["best"], 3) if row["gflop_per_second"] else None
         rows.append(row)
         mfu = f"{row['mfu']:.0%}" if row["mfu"] is not None else "-"
-        shown = "default" if dropout is None else dropout
-        print(f"{strategy:<10} {row['model']:<24} {row['precision']:>9} {shown:>9} {row['examples_per_second']:>8} "
+        print(f"{strategy:<10} {row['model']:<24} {row['precision']:>9} {dropout_name(dropout):>9} "
+              f"{row['examples_per_second']:>8} "
               f"{row['fit_seconds']:>8} "
               f"{row['trainable_params']:>12,} {str(row['gflop_per_second'] or '-'):>8} {mfu:>5} "
               f"{row['peak_rss_mb']:>12} {str(row['peak_gpu_mb'] or '-'):>12}")
