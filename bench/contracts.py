@@ -6,7 +6,10 @@ from (pinned), how to prompt for it. It checks its own fields when built.
 A *strategy* is a class built as `cls(config, model, context)` with:
 - `Config`: a frozen dataclass whose fields are its options (it checks its own
   values in `__post_init__`);
-- `fit(train, task)`: learn from the training split (a no-op for zero-shot);
+- `fit(train, task)`: learn from the training split (a no-op for zero-shot).
+  A trained strategy (its Config a `bench.engines.training.TrainingOptions`)
+  also takes `validation=`, the split that chooses its epoch, so that the
+  tuner can hand it a held-out fold (bench.run.tuning);
 - `predict(texts) -> list[int]` and/or `predict_proba(texts) -> (n, K) array`;
 - `parameter_counts() -> ParameterCounts`;
 - optionally `extra_info() -> dict` for the record. Its keys "training" and

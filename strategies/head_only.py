@@ -103,10 +103,12 @@ class HeadOnly(Strategy):
 
         return torch.from_numpy(self.embeddings.encode(texts, self.max_tokens, normalize=self.config.normalize).copy())
 
-    def fit(self, train: Split, task: TaskCard) -> None:
+    def fit(self, train: Split, task: TaskCard, validation: Split | None = None) -> None:
+        """Train the head on `train`; the best epoch is chosen on `validation` where one is given (the
+        tuner's held-out fold), else on a split held out of `train`."""
         self.max_tokens = self.config.max_seq_length or task.max_tokens
         self.head = None
-        history, n_fit, n_val = self._train(train, task)
+        history, n_fit, n_val = self._train(train, task, validation)
         self.info = {"training": history.info(n_fit, n_val),
                      "artifact": training.save_artifact(self._save, self.context.artifact_dir)}
 
@@ -114,11 +116,11 @@ class HeadOnly(Strategy):
         """Absorb new labelled examples: the head trains on from its current weights, on them only."""
         self._train(new, task)
 
-    def _train(self, train: Split, task: TaskCard):
+    def _train(self, train: Split, task: TaskCard, validation: Split | None = None):
         from transformers import default_data_collator, set_seed
 
         seed = self.context.seed
-        fit_split, val_split = training.carve(train, self.config, seed)
+        fit_split, val_split = training.carve(train, self.config, seed, validation)
         features = self._encode(fit_split.texts + val_split.texts)  # the only encoder pass over training texts
         rows = [{"features": f, "labels": y} for f, y in zip(features, fit_split.labels + val_split.labels)]
         if self.head is None:  # a fit; an update trains on the head it has

@@ -88,7 +88,7 @@ def resolve_targets(model, wanted: tuple[str, ...]) -> list[str]:
 class Lora(FineTuned):
     Config = LoraOptions
     default_model = "all-MiniLM-L6-v2"
-    search_space = {"learning_rate": (5e-4, 1e-3, 3e-3)}
+    search_space = {"learning_rate": (5e-4, 1e-3, 3e-3), "r": (8, 16)}
 
     def prepare(self, model):
         from peft import LoraConfig, TaskType, get_peft_model

@@ -12,8 +12,10 @@ from bench.data.sampling import budget_sample
 from bench.files import write_json
 from bench.report import analysis, plots
 from bench.report.publish import publish
-from bench.report.table import aggregate, load
+from bench.report.table import aggregate, flat, load
+from bench.run import tuning
 from bench.run.grid import GridSpec, build_cells
+from bench.run.records import Trial, TuningInfo
 from bench.errors import BenchError
 from conftest import make_record
 
@@ -90,14 +92,29 @@ def test_when_prompting_stays_ahead_it_says_so():
     assert not cross.found and "stays ahead" in cross.sentence()
 
 
+def _tuned(record, version: int = tuning.PROTOCOL_VERSION, precision: str = "fp32"):
+    info = TuningInfo("held-out", (Trial({}, (0.5,), 0.5, 1.0),), {}, {}, 1.0, version)
+    return replace(record, key=record.key + f"-tuned{version}", tuning=info,
+                   config=replace(record.config, precision=precision))
+
+
 def test_tuned_rows_speak_for_a_strategy_whatever_precision_they_ran_in():
     recs = _grid({None: 0.70}, {None: 0.60}, 0.75)
     for seed in range(3):  # tuned lora in bf16, beside the untuned fp32 rows: its row is "lora [precision=bf16]"
-        tuned = make_record("t", "lora", "training", None, seed, 0.85)
-        recs.append(replace(tuned, key=tuned.key + "-tuned", tuning=object(),
-                            config=replace(tuned.config, precision="bf16")))
+        recs.append(_tuned(make_record("t", "lora", "training", None, seed, 0.85), precision="bf16"))
     cross = _crossover(recs)
     assert cross.found and cross.trained == "lora tuned m" and cross.gap == pytest.approx(0.10)
+
+
+def test_rows_tuned_under_an_earlier_protocol_are_rows_of_their_own_and_give_way():
+    recs = _grid({None: 0.70}, {None: 0.60}, 0.75)
+    for seed in range(3):  # lora tuned under protocol 1 scored higher than under the current one
+        recs.append(_tuned(make_record("t", "lora", "training", None, seed, 0.90), version=1))
+        recs.append(_tuned(make_record("t", "lora", "training", None, seed, 0.80)))
+    rows = [flat(r) for r in recs if r.cell.strategy == "lora" and r.tuning]
+    assert sorted({r["options"] for r in rows}) == ["", "protocol=1"]
+    cross = _crossover(recs)
+    assert cross.trained == "lora tuned m" and cross.gap == pytest.approx(0.05)  # the current protocol's 0.80
 
 
 def test_pareto_front():

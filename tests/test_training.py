@@ -224,6 +224,19 @@ def test_a_fine_tune_without_a_validation_split_trains_every_epoch_on_every_labe
     assert proba.shape == (4, 2) and np.allclose(proba.sum(axis=1), 1.0)
 
 
+def test_a_validation_split_given_from_outside_chooses_the_epoch_and_all_of_train_trains(spam):
+    # the tuner hands a trained strategy its held-out fold this way (bench.run.tuning, protocol 2)
+    card, data = spam
+    train, held_out = _slice(data, 8), _slice(data, 5, offset=8)
+    strategy = _build("partial", layers=1, **{**TINY, "epochs": 2})
+    strategy.fit(train, card, validation=held_out)
+    info = strategy.extra_info()["training"]
+    assert (info.n_train, info.n_val, info.epochs_run) == (16, 10, 2)  # val_fraction=0.25 carved nothing
+    kept = info.curves[info.best_epoch - 1].val_accuracy
+    predicted = np.argmax(strategy.predict_proba(held_out.texts), axis=1)
+    assert kept == pytest.approx(np.mean(predicted == np.array(held_out.labels)))  # the kept epoch's weights
+
+
 @pytest.mark.slow
 def test_exploding_loss_fails_the_cell_with_a_reason(tmp_path):
     from bench.run.grid import Cell

@@ -98,6 +98,35 @@ def test_a_tuned_trained_strategy_refits_its_kept_epoch_on_every_label(clean):
     assert result["cost"]["tune_seconds"] > 0
 
 
+def test_a_trained_strategys_trials_train_on_the_whole_fold_and_choose_the_epoch_on_its_held_out_part():
+    from bench.contracts import RunContext
+    from bench.data.loading import load_task
+    from bench.registry import STRATEGIES, TASKS
+
+    calls = []
+
+    class Spy(STRATEGIES.get("head-only")):
+        def fit(self, train, task, validation=None):
+            calls.append((train.texts, validation.texts if validation else None, self.config.patience))
+            super().fit(train, task, validation=validation)
+
+    card = TASKS.get("spam")
+    data = load_task(card)
+    pool = Split(*map(list, zip(*[(t, y) for t, y in zip(data.train.texts, data.train.labels)][:60])))
+    base = Spy.Config(epochs=3, min_steps=0, patience=1)  # early stopping on, shorter than the trials' rule
+    tuned = tuning.tune(Spy, base, "all-MiniLM-L6-v2", RunContext(device="cpu", seed=0), pool, card, 2)
+    _, pairs = tuning.folds(pool, seed=0)
+    assert len(calls) == 2 * len(pairs)  # two trials, one fit per fold, nothing else before the refit
+    for (fit, val, patience), (fit_ids, val_ids) in zip(calls, pairs * 2):
+        assert fit == [pool.texts[i] for i in fit_ids] and val == [pool.texts[i] for i in val_ids]
+        assert patience == tuning.TRIAL_PATIENCE
+    assert tuned.info.version == tuning.protocol_version(Spy) == 2
+    assert tuned.info.protocol.endswith("each epoch validated on the held-out part")
+    assert tuning.protocol_version(STRATEGIES.get("tfidf")) == 1  # its rules did not change: its cells stand
+    chosen = next(t for t in tuned.info.trials if t.options == tuned.info.chosen)
+    assert tuned.config.val_fraction == 0 and tuned.config.epochs == sorted(chosen.best_epochs)[len(pairs) // 2]
+
+
 def test_paired_statistics_agree_with_a_hand_computation():
     # 20 test texts, two seeds; A is right on 9 texts where B is wrong, B on 1 where A is wrong (both seeds)
     gold = [0] * 20

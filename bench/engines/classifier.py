@@ -123,14 +123,16 @@ class FineTuned(Strategy):
         """Parameters held by the model but never used (e.g. PEFT's frozen copy of the head)."""
         return 0
 
-    def fit(self, train: Split, task: TaskCard) -> None:
+    def fit(self, train: Split, task: TaskCard, validation: Split | None = None) -> None:
+        """Train on `train`; the best epoch is chosen on `validation` where one is given (the tuner's
+        held-out fold), else on a split held out of `train` (training.carve)."""
         from transformers import set_seed
 
         set_seed(self.context.seed)
         self.max_tokens = task.max_tokens
         self.tokenizer, base = load_classifier(self.model_name, len(task.labels), self.config.attention_dropout)
         self.model = self.prepare(base)
-        history, n_fit, n_val = self._train(train, task)
+        history, n_fit, n_val = self._train(train, task, validation)
         self.info = {"training": history.info(n_fit, n_val),
                      "artifact": training.save_artifact(lambda folder: self.save(self.model, folder),
                                                         self.context.artifact_dir)}
@@ -144,11 +146,11 @@ class FineTuned(Strategy):
         """(tokenizer, transformer body) as trained, adapters active: what bench.scenarios.forgetting probes."""
         return self.tokenizer, backbone(self.model)
 
-    def _train(self, train: Split, task: TaskCard):
+    def _train(self, train: Split, task: TaskCard, validation: Split | None = None):
         from transformers import DataCollatorWithPadding
 
         seed = self.context.seed
-        fit_split, val_split = training.carve(train, self.config, seed)
+        fit_split, val_split = training.carve(train, self.config, seed, validation)
         history = training.train(self.model, self._rows(fit_split), self._rows(val_split), self.config,
                                  collator=DataCollatorWithPadding(self.tokenizer), n_labels=len(task.labels),
                                  device=self.context.device, seed=seed, group_by_length=True,

@@ -9,7 +9,8 @@ What every trained strategy shares lives here, in the order a fit runs:
    batches), so that they are not compared untrained.
 2. `carve(train, options, seed)`: the training pool capped to
    `max_train_examples` and a validation split held out of it, both stratified
-   by label and seeded by the run seed (bench.data.sampling). The test split
+   by label and seeded by the run seed (bench.data.sampling), or a validation
+   split handed in from outside (the tuner's held-out fold). The test split
    is never touched.
 3. `train(...)`: the loop. It is transformers' `Trainer` (AdamW, linear decay
    after warmup, gradient clipping at 1.0, seeded data order, length-grouped
@@ -91,9 +92,12 @@ class TrainingOptions:
             raise ValueError("max_train_examples, min_steps and patience must be >= 0")
 
 
-def carve(train: Split, options: TrainingOptions, seed: int) -> tuple[Split, Split]:
+def carve(train: Split, options: TrainingOptions, seed: int, validation: Split | None = None) -> tuple[Split, Split]:
     """The capped training split and the validation split held out of it (both stratified, seeded; no
-    validation split when val_fraction is 0)."""
+    validation split when val_fraction is 0). A `validation` split given from outside (the tuner's
+    held-out fold, bench.run.tuning) is used as it is, and all of the capped `train` trains."""
+    if validation is not None:
+        return validation_split(train, 0.0, options.max_train_examples, seed)[0], validation
     return validation_split(train, options.val_fraction, options.max_train_examples, seed)
 
 

@@ -91,6 +91,7 @@ def flat(record: Record) -> dict:
     return {"task": record.cell.task, "strategy": record.cell.strategy, "model": record.cell.model or "-",
             "options": ", ".join(filter(None, (changed_card(record.cell.task, record.config.task),
                                                changed_options(record.cell.strategy, record.config.strategy),
+                                               changed_protocol(record.cell.strategy, record.tuning),
                                                changed_precision(record.config.precision)))),
             "budget": sampling.name(record.cell.budget), "tuned": record.tuning is not None,
             "family": info.family, "uses_labels": info.uses_labels,
@@ -111,6 +112,26 @@ def _defaults(strategy: str) -> dict | None:
         return json.loads(json.dumps(dataclasses.asdict(STRATEGIES.get(strategy).Config())))
     except Exception:  # a strategy no longer installed: its records keep their full options
         return None
+
+
+@functools.cache
+def _protocol(strategy: str) -> int | None:
+    from bench.registry import STRATEGIES
+    from bench.run.tuning import protocol_version
+
+    try:
+        return protocol_version(STRATEGIES.get(strategy))
+    except Exception:  # a strategy no longer installed: nothing to compare with
+        return None
+
+
+def changed_protocol(strategy: str, tuning) -> str:
+    """"protocol=1" for a record tuned under an earlier version of the tuning protocol than the strategy's
+    now (bench.run.tuning), so it is a row of its own beside the current protocol's; "" otherwise."""
+    current = _protocol(strategy)
+    if tuning is None or current is None or tuning.version == current:
+        return ""
+    return f"protocol={tuning.version}"
 
 
 def changed_precision(precision: str) -> str:

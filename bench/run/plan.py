@@ -107,7 +107,7 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
         found = traits(cls)
         precision = cell_precision(cell.precision, on, found.bf16)
         tune = cell.tune if cell.tune and found.search_space and found.uses_labels else 0
-        tuning = {"trials": tune, "protocol": tuning_protocol(),
+        tuning = {"trials": tune, "protocol": tuning_protocol(cls),
                   "space": {k: list(v) for k, v in sorted(found.search_space.items())}} if tune else None
         if tuning and cell.select_only:
             tuning["select_only"] = True
@@ -167,10 +167,10 @@ def scenario_tag(cell: Cell) -> str:
     return "-".join(parts)
 
 
-def tuning_protocol() -> int:
-    from bench.run.tuning import PROTOCOL_VERSION
+def tuning_protocol(cls: type) -> int:
+    from bench.run.tuning import protocol_version
 
-    return PROTOCOL_VERSION
+    return protocol_version(cls)
 
 
 def _artifact(package: str):
