@@ -127,6 +127,20 @@ def test_a_trained_strategys_trials_train_on_the_whole_fold_and_choose_the_epoch
     assert tuned.config.val_fraction == 0 and tuned.config.epochs == sorted(chosen.best_epochs)[len(pairs) // 2]
 
 
+def test_the_tuning_table_never_averages_trials_scored_under_different_protocols():
+    from bench.report.tuning import markdown, table
+    from bench.run.records import Trial, TuningInfo
+
+    def tuned(seed, version, score):
+        info = TuningInfo("held-out", (Trial({"learning_rate": 1e-3}, (score,), score, 2.0),),
+                          {"learning_rate": 1e-3}, {}, 2.0, version)
+        return dataclasses.replace(make_record("t", "lora", "training", None, seed, 0.5), tuning=info)
+
+    rows = table([tuned(0, 1, 0.6), tuned(1, 1, 0.7), tuned(0, 2, 0.8)])
+    assert [(r.protocol, r.score, r.cells) for r in rows] == [(2, 0.8, 1), (1, 0.65, 2)]
+    assert "| lora | m | 2 | learning_rate=0.001 | 80.0 | 1 | 1 |" in markdown(rows)
+
+
 def test_paired_statistics_agree_with_a_hand_computation():
     # 20 test texts, two seeds; A is right on 9 texts where B is wrong, B on 1 where A is wrong (both seeds)
     gold = [0] * 20
