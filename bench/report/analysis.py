@@ -85,15 +85,11 @@ def at_their_best(rows: list[dict]) -> list[dict]:
 
 
 def with_defaults(rows: list[dict]) -> list[dict]:
-    """The rows run with each strategy's options as they are now (or tuned from them), where there are such;
-    the numeric format a row ran in (precision=bf16) is not another recipe."""
-    current = {(r["strategy"], r["model"]) for r in rows if not recipe_options(r)}
-    return [r for r in rows if not recipe_options(r) or (r["strategy"], r["model"]) not in current]
-
-
-def recipe_options(row: dict) -> str:
-    """A row's options that change what the method is: all of them but the precision it computed in."""
-    return ", ".join(o for o in (row.get("options") or "").split(", ") if o and not o.startswith("precision="))
+    """The rows run with each strategy's options as they are now (or tuned from them under the current
+    protocol), where there are such; the numeric format a row ran in (precision=bf16) is not another recipe:
+    `recipe` is a row's options without it (bench.report.table.flat)."""
+    current = {(r["strategy"], r["model"]) for r in rows if not r.get("recipe")}
+    return [r for r in rows if not r.get("recipe") or (r["strategy"], r["model"]) not in current]
 
 
 def crossover(rows: list[dict], task: str, compare: Callable[[dict, dict], Any] | None = None) -> Crossover | None:

@@ -88,11 +88,12 @@ def flat(record: Record) -> dict:
     metrics, cost, data = record.metrics, record.cost, record.data
     low, high = metrics.accuracy_ci95 if metrics else (math.nan, math.nan)
     info = record.provenance.strategy
+    recipe = ", ".join(filter(None, (changed_card(record.cell.task, record.config.task),
+                                     changed_options(record.cell.strategy, record.config.strategy),
+                                     changed_protocol(record.cell.strategy, record.tuning))))
     return {"task": record.cell.task, "strategy": record.cell.strategy, "model": record.cell.model or "-",
-            "options": ", ".join(filter(None, (changed_card(record.cell.task, record.config.task),
-                                               changed_options(record.cell.strategy, record.config.strategy),
-                                               changed_protocol(record.cell.strategy, record.tuning),
-                                               changed_precision(record.config.precision)))),
+            "options": ", ".join(filter(None, (recipe, changed_precision(record.config.precision)))),
+            "recipe": recipe,  # what changes the method: the options but the numeric format it computed in
             "budget": sampling.name(record.cell.budget), "tuned": record.tuning is not None,
             "family": info.family, "uses_labels": info.uses_labels,
             "test_se": (high - low) / (2 * 1.96), "seed": record.cell.seed,
@@ -178,7 +179,7 @@ def aggregate(ok: list[Record]):
     if frame.empty:
         return frame
     metrics = [c[0] for c in COLUMNS] + ["n_train", "n_test", "test_se"]
-    grouped = frame.groupby([*ROW, "family", "uses_labels"], sort=False)
+    grouped = frame.groupby([*ROW, "recipe", "family", "uses_labels"], sort=False)
     mean = grouped[metrics].mean()
     std = grouped[["accuracy", "macro_f1", "fit_seconds", "predict_seconds", "peak_rss_mb"]].std(ddof=1)
     table = mean.join(std.add_suffix("_std")).join(grouped.seed.nunique().rename("seeds")).reset_index()
