@@ -5,8 +5,8 @@ cells, or a `--select-only` study of defaults), per strategy and model: each
 configuration's mean validation accuracy over the cells that tried it, how
 many cells tried it and chose it, and its mean seconds per trial. Trials
 under different versions of the protocol (bench.run.tuning) are scored by
-different rules, so they are rows of their own. Test accuracy is never read here: this is the table from which defaults are
-chosen (TUNING.md).
+different rules, so they are rows of their own. Test accuracy is never read
+here: this is the table from which defaults are chosen (TUNING.md).
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def table(records: list[Record]) -> list[Row]:
             default = all(getattr(config, k) == (tuple(v) if isinstance(v, list) else v) for k, v in options.items())
         except Exception:  # a strategy no longer registered: its rows still count, as not the default
             default = False
-        rows.append(Row(strategy, model, protocol, options, round(statistics.mean(s for s, _, _ in runs), 4), len(runs),
-                        sum(c for _, _, c in runs), round(statistics.mean(t for _, t, _ in runs), 1), default))
+        rows.append(Row(strategy, model, protocol, options, round(statistics.mean(s for s, _, _ in runs), 4),
+                        len(runs), sum(c for _, _, c in runs), round(statistics.mean(t for _, t, _ in runs), 1),
+                        default))
     return sorted(rows, key=lambda r: (r.strategy, r.model, -r.protocol, -r.score))
 
 
@@ -60,6 +61,6 @@ def markdown(rows: list[Row]) -> str:
              "|---|---|---:|---|---:|---:|---:|---:|---|"]
     for r in rows:
         options = ", ".join(f"{k}={v}" for k, v in sorted(r.options.items()))
-        lines.append(f"| {r.strategy} | {r.model} | {r.protocol} | {options} | {100 * r.score:.1f} | {r.cells} | {r.chosen} | "
-                     f"{r.seconds:.1f} | {'default' if r.default else ''} |")
+        lines.append(f"| {r.strategy} | {r.model} | {r.protocol} | {options} | {100 * r.score:.1f} | {r.cells} | "
+                     f"{r.chosen} | {r.seconds:.1f} | {'default' if r.default else ''} |")
     return "\n".join(lines) + "\n"
