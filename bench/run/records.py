@@ -104,7 +104,7 @@ class TuningInfo:
     chosen: dict  # the searched options of the best trial
     refit: dict  # the options of the final fit on every training label (epochs fixed for trained ones)
     seconds: float
-    version: int = 1  # bench.run.tuning.PROTOCOL_VERSION when it ran (records from before it was kept: 1)
+    version: int = 1  # bench.run.tuning.protocol_version of its strategy when it ran (older records: 1)
 
 
 @dataclass(frozen=True)
