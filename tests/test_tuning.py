@@ -179,6 +179,25 @@ def test_bench_compare_prints_the_difference_and_the_texts_they_disagree_on(tmp_
     assert bad.returncode == 2 and "rag: no row" in bad.stderr
 
 
+def test_bench_compare_takes_the_current_recipe_of_a_strategy_over_older_ones():
+    from bench.cli.compare import _row
+    from bench.errors import BenchError
+    from bench.report.table import aggregate
+    from bench.run.records import Trial, TuningInfo
+
+    def tuned(seed, version, accuracy):
+        info = TuningInfo("held-out", (Trial({}, (0.5,), 0.5, 1.0),), {}, {}, 1.0, version)
+        return dataclasses.replace(make_record("t", "lora", "training", None, seed, accuracy), tuning=info)
+
+    older = make_record("t", "lora", "training", None, 0, 0.9)
+    older = dataclasses.replace(older, config=dataclasses.replace(older.config, strategy={"epochs": 3}))
+    rows = aggregate([tuned(0, 1, 0.8), tuned(0, 2, 0.7), older, make_record("t", "lora", "training", None, 0, 0.6)])
+    assert _row(rows, "lora", untuned=False).accuracy == pytest.approx(0.7)  # tuned, under the current protocol
+    assert _row(rows, "lora", untuned=True).accuracy == pytest.approx(0.6)  # untuned, with today's defaults
+    with pytest.raises(BenchError, match="lora@m2: no row at this task and budget; rows: lora@m$"):
+        _row(rows, "lora@m2", untuned=False)
+
+
 def test_select_only_chooses_on_training_labels_and_never_scores_the_test_split(tmp_path):
     write_csv(tmp_path / "reviews.csv", sentiment_rows(40))
     (tmp_path / "reviews.toml").write_text('name = "reviews"\npath = "reviews.csv"\n')

@@ -2,7 +2,8 @@
 
 A and B name strategies, optionally with a model (`rag@gemma-3-270m`). Where a
 strategy has tuned rows they speak for it (every method at its best), unless
-`--untuned`. The difference in accuracy comes with its 95 % interval and
+`--untuned`; of its rows, those run with its options as they are now (and
+tuned under the current protocol) speak before older recipes'. The difference in accuracy comes with its 95 % interval and
 p-value from a paired bootstrap over the test texts and seeds, and McNemar's
 exact test per seed (bench.report.paired); then the texts where one is right
 and the other wrong, for the first paired seed.
@@ -74,10 +75,18 @@ def _row(rows, spec: str, untuned: bool):
         found = found[~found.tuned]
     elif found.tuned.any():
         found = found[found.tuned]
-    if len(found) != 1:
+    if (found.recipe == "").any():  # the current recipe before older ones (bench.report.table.flat)
+        found = found[found.recipe == ""]
+    if found.empty:
         options = ", ".join(sorted({f"{r.strategy}@{r.model}" for r in rows.itertuples()}))
-        what = "no row" if found.empty else "several rows (name the model: STRATEGY@MODEL)"
-        raise BenchError(f"{spec}: {what} at this task and budget; rows: {options}")
+        raise BenchError(f"{spec}: no row at this task and budget; rows: {options}")
+    if len(found) != 1:
+        if found.model.nunique() > 1:
+            models = ", ".join(sorted(f"{strategy}@{m}" for m in found.model.unique()))
+            raise BenchError(f"{spec}: several rows at this task and budget; name the model: {models}")
+        raise BenchError(f"{spec}: several rows at this task and budget ({'; '.join(found.options)}), none of "
+                         "them with the current options; compare them in LEADERBOARD.md, or re-run the strategy "
+                         "with its defaults")
     return found.iloc[0]
 
 
