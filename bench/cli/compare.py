@@ -3,10 +3,11 @@
 A and B name strategies, optionally with a model (`rag@gemma-3-270m`). Where a
 strategy has tuned rows they speak for it (every method at its best), unless
 `--untuned`; of its rows, those run with its options as they are now (and
-tuned under the current protocol) speak before older recipes'. The difference in accuracy comes with its 95 % interval and
-p-value from a paired bootstrap over the test texts and seeds, and McNemar's
-exact test per seed (bench.report.paired); then the texts where one is right
-and the other wrong, for the first paired seed.
+tuned under the current protocol) speak before older recipes'. The
+difference in accuracy comes with its 95 % interval and p-value from a paired
+bootstrap over the test texts and seeds, and McNemar's exact test per seed
+(bench.report.paired); then the texts where one is right and the other
+wrong, for the first paired seed.
 """
 
 from __future__ import annotations
