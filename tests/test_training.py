@@ -237,6 +237,21 @@ def test_a_validation_split_given_from_outside_chooses_the_epoch_and_all_of_trai
     assert kept == pytest.approx(np.mean(predicted == np.array(held_out.labels)))  # the kept epoch's weights
 
 
+def test_stop_after_ends_a_run_where_the_longer_schedule_was_and_not_where_a_shorter_one_ends(spam):
+    # the tuner's refit replays its chosen trial this way (bench.run.tuning, protocol 3)
+    card, data = spam
+    train, runs = _slice(data, 8), {}
+    for name, options in {"stopped": {"epochs": 4, "stop_after": 3}, "whole": {"epochs": 4},
+                          "short": {"epochs": 3}}.items():
+        strategy = _build("partial", layers=1, **{**TINY, "val_fraction": 0.0, "warmup_ratio": 0.3, **options})
+        strategy.fit(train, card)
+        runs[name] = strategy.extra_info()["training"]
+    stopped, whole, short = runs["stopped"], runs["whole"], runs["short"]
+    assert (stopped.epochs_run, stopped.epochs_planned, stopped.best_epoch, stopped.stopped_early) == (3, 4, 3, False)
+    assert [r.train_loss for r in stopped.curves] == [r.train_loss for r in whole.curves[:3]]  # the same steps
+    assert [r.train_loss for r in stopped.curves] != [r.train_loss for r in short.curves]  # not a squeezed schedule
+
+
 @pytest.mark.slow
 def test_exploding_loss_fails_the_cell_with_a_reason(tmp_path):
     from bench.run.grid import Cell

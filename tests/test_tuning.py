@@ -87,15 +87,16 @@ def test_the_tuner_never_reads_the_test_split(jobs, clean, strategy):
     assert clean["metrics"]["accuracy"] != poisoned["metrics"]["accuracy"]  # ... which were really poisoned
 
 
-def test_a_tuned_trained_strategy_refits_its_kept_epoch_on_every_label(clean):
+def test_a_tuned_trained_strategy_replays_its_trial_on_every_label_and_stops_at_the_kept_epoch(jobs, clean):
     result = clean["head-only"]
     tuned = result["tuning"]
     chosen = next(t for t in tuned["trials"] if t["options"] == tuned["chosen"])
     assert len(chosen["best_epochs"]) == 3  # the epoch each fold's fit kept, by the best-epoch rule
-    assert tuned["refit"]["val_fraction"] == 0 and tuned["refit"]["epochs"] == sorted(chosen["best_epochs"])[1]
+    assert tuned["refit"]["val_fraction"] == 0 and tuned["refit"]["stop_after"] == sorted(chosen["best_epochs"])[1]
+    assert tuned["refit"]["epochs"] == jobs["head-only"]["config"]["epochs"]  # the trial's schedule, not squeezed
     assert result["training"]["n_train"] == 16 and result["training"]["n_val"] == 0  # every label, no validation
-    assert result["training"]["epochs_run"] == tuned["refit"]["epochs"]
-    assert result["cost"]["tune_seconds"] > 0
+    assert result["training"]["epochs_run"] == tuned["refit"]["stop_after"] < result["training"]["epochs_planned"]
+    assert result["cost"]["tune_seconds"] > 0 and tuned["version"] == 3 and tuned["trials_from"] is None
 
 
 def test_a_trained_strategys_trials_train_on_the_whole_fold_and_choose_the_epoch_on_its_held_out_part():
@@ -120,11 +121,26 @@ def test_a_trained_strategys_trials_train_on_the_whole_fold_and_choose_the_epoch
     for (fit, val, patience), (fit_ids, val_ids) in zip(calls, pairs * 2):
         assert fit == [pool.texts[i] for i in fit_ids] and val == [pool.texts[i] for i in val_ids]
         assert patience == tuning.TRIAL_PATIENCE
-    assert tuned.info.version == tuning.protocol_version(Spy) == 2
+    assert tuned.info.version == tuning.protocol_version(Spy) == 3
     assert tuned.info.protocol.endswith("each epoch validated on the held-out part")
     assert tuning.protocol_version(STRATEGIES.get("tfidf")) == 1  # its rules did not change: its cells stand
     chosen = next(t for t in tuned.info.trials if t.options == tuned.info.chosen)
-    assert tuned.config.val_fraction == 0 and tuned.config.epochs == sorted(chosen.best_epochs)[len(pairs) // 2]
+    assert tuned.config.val_fraction == 0 and tuned.config.stop_after == sorted(chosen.best_epochs)[len(pairs) // 2]
+
+    # The same cell's trials recorded under protocol 2 (the same trial rules) are reused: nothing is fitted again
+    calls.clear()
+    older = dataclasses.replace(tuned.info, version=2)
+    again = tuning.tune(Spy, base, "all-MiniLM-L6-v2", RunContext(device="cpu", seed=0), pool, card, 2,
+                        prior=("records/spam/old.json", older))
+    assert calls == [] and again.info.trials == tuned.info.trials and again.config == tuned.config
+    assert again.info.trials_from == "records/spam/old.json" and again.info.version == 3
+    assert again.info.seconds >= sum(t.seconds for t in tuned.info.trials)  # the search's cost, paid by that record
+    for stale in (dataclasses.replace(older, version=1),  # other trial rules
+                  dataclasses.replace(older, trials=older.trials[:1])):  # other options tried
+        calls.clear()
+        fresh = tuning.tune(Spy, base, "all-MiniLM-L6-v2", RunContext(device="cpu", seed=0), pool, card, 2,
+                            prior=("records/spam/old.json", stale))
+        assert len(calls) == 2 * len(pairs) and fresh.info.trials_from is None
 
 
 def test_the_tuning_table_never_averages_trials_scored_under_different_protocols():
@@ -191,7 +207,9 @@ def test_bench_compare_takes_the_current_recipe_of_a_strategy_over_older_ones():
 
     older = make_record("t", "lora", "training", None, 0, 0.9)
     older = dataclasses.replace(older, config=dataclasses.replace(older.config, strategy={"epochs": 3}))
-    rows = aggregate([tuned(0, 1, 0.8), tuned(0, 2, 0.7), older, make_record("t", "lora", "training", None, 0, 0.6)])
+    current = tuning.PROTOCOL_VERSION
+    rows = aggregate([tuned(0, current - 1, 0.8), tuned(0, current, 0.7), older,
+                      make_record("t", "lora", "training", None, 0, 0.6)])
     assert _row(rows, "lora", untuned=False).accuracy == pytest.approx(0.7)  # tuned, under the current protocol
     assert _row(rows, "lora", untuned=True).accuracy == pytest.approx(0.6)  # untuned, with today's defaults
     with pytest.raises(BenchError, match="lora@m2: no row at this task and budget; rows: lora@m$"):
@@ -217,3 +235,31 @@ def test_select_only_chooses_on_training_labels_and_never_scores_the_test_split(
     assert table.returncode == 0 and table.stdout.count("| tfidf |") == 3 and "| default |" in table.stdout
     board = (Path(results) / "LEADERBOARD.md").read_text()
     assert "| tfidf" not in board  # a choice without a test score is no leaderboard row
+
+
+def test_a_cell_tuned_under_the_older_protocol_lends_its_trials_to_the_plan(tmp_path, monkeypatch):
+    from bench.registry import STRATEGIES
+    from bench.run import store
+    from bench.run.grid import Cell
+    from bench.run.plan import keyed_config, plan
+    from bench.run.records import Trial, TuningInfo
+
+    cells = [Cell("spam", name, model, 0, 8, {}, None, "cpu", tune=3)
+             for name, model in (("head-only", "all-MiniLM-L6-v2"), ("tfidf", None))]
+    with monkeypatch.context() as patched:
+        patched.setattr(tuning, "PROTOCOL_VERSION", 2)
+        old, _ = plan(cells, tmp_path)
+    trials = (Trial({"C": 1.0}, (0.9, 0.8, 0.85), 0.85, 3.0, (4, 5, 6)),)
+    record = dataclasses.replace(make_record("spam", "head-only", "transfer", 8, 0, 0.9),
+                                 tuning=TuningInfo("3-fold", trials, {"C": 1.0}, {}, 3.0, version=2))
+    store.write_new(old.path, record)
+    new, tfidf = plan(cells, tmp_path)
+    assert new.key != old.key and new.job["prior_trials"]["record"] == str(old.path.relative_to(tmp_path))
+    assert tuple(new.job["prior_trials"]["tuning"]["trials"][0]["best_epochs"]) == (4, 5, 6)
+    assert tfidf.job["prior_trials"] is None  # its rules never changed: nothing older to borrow from
+
+    # An option added after records existed changes no key while it is at its default
+    head_only = STRATEGIES.get("head-only")
+    config = dataclasses.asdict(head_only.Config())
+    assert "stop_after" in config and "stop_after" not in keyed_config(head_only, config)
+    assert keyed_config(head_only, {**config, "stop_after": 2})["stop_after"] == 2

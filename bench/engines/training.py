@@ -36,6 +36,11 @@ ties go to the lower validation loss, then to the earlier epoch. Its trainable
 weights are kept in memory and restored after the last epoch. Keeping the best
 epoch by validation loss alone would stop too early when accuracy still rises.
 
+Stopping short of the schedule (`stop_after`): the run ends after that many
+epochs while the learning rate follows the schedule planned for all of them,
+so the weights are the ones a longer run had at that epoch. The tuner's refit
+uses it to replay the chosen trial on every label (bench.run.tuning).
+
 Divergence: a non-finite loss on any batch, or an epoch whose mean training
 loss exceeds `DIVERGED_LOSS` times ln(K) (the loss of a uniform guess), raises
 `TrainingDiverged`; the worker records the cell as failed with that message.
@@ -78,6 +83,8 @@ class TrainingOptions:
     # (no validation: all the epochs run and the last is kept; the tuner's refit on every label does this)
     min_steps: int = 40  # at least this many optimiser steps: small pools get more epochs (0 = epochs as set)
     patience: int = 2  # early stopping: stop after this many epochs without a new best; 0 = off
+    stop_after: int = field(default=0, metadata={"keyed_when_set": True})  # stop after this many epochs, the
+    # learning-rate schedule still planned for all of them (the tuner's refit replays a trial this way); 0 = off
     eval_batch_size: int = 16  # texts per forward pass for validation and prediction
     mixed_precision: bool = True  # bf16 autocast when the cell's precision is bf16 (bench.run.device); False: fp32
 
@@ -88,8 +95,8 @@ class TrainingOptions:
             raise ValueError("learning_rate must be > 0 and weight_decay >= 0")
         if not 0 <= self.warmup_ratio < 1 or not 0 <= self.val_fraction < 1:
             raise ValueError("warmup_ratio must be in [0, 1) and val_fraction in [0, 1)")
-        if self.max_train_examples < 0 or self.patience < 0 or self.min_steps < 0:
-            raise ValueError("max_train_examples, min_steps and patience must be >= 0")
+        if self.max_train_examples < 0 or self.patience < 0 or self.min_steps < 0 or self.stop_after < 0:
+            raise ValueError("max_train_examples, min_steps, patience and stop_after must be >= 0")
 
 
 def carve(train: Split, options: TrainingOptions, seed: int, validation: Split | None = None) -> tuple[Split, Split]:
@@ -135,7 +142,8 @@ def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], opti
 
     history = History(epochs_planned=max(options.epochs, math.ceil(
         options.min_steps / math.ceil(len(rows) / options.batch_size))))
-    recorder = _recorder_class()(model, history, n_labels, options.patience, options.learning_rate)
+    recorder = _recorder_class()(model, history, n_labels, options.patience, options.learning_rate,
+                                 options.stop_after)
 
     class _Trainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -189,8 +197,9 @@ def _recorder_class():
     class EpochRecorder(TrainerCallback):
         """Keeps the curves, the best epoch's weights, early stopping and the divergence check."""
 
-        def __init__(self, model, history: History, n_labels: int, patience: int, learning_rate: float):
-            self.model, self.history, self.patience = model, history, patience
+        def __init__(self, model, history: History, n_labels: int, patience: int, learning_rate: float,
+                     stop_after: int = 0):
+            self.model, self.history, self.patience, self.stop_after = model, history, patience, stop_after
             self.limit = DIVERGED_LOSS * math.log(max(n_labels, 2))
             self.learning_rate = learning_rate
             self.best_key: tuple | None = None
@@ -218,6 +227,8 @@ def _recorder_class():
             if args.eval_strategy == "no":  # no validation split: the last epoch is the one kept
                 self._end_epoch(None)
                 self.history.best_epoch = len(self.history.epochs)
+            if self.stop_after and state.epoch is not None and round(state.epoch) >= self.stop_after:
+                control.should_training_stop = True  # the epoch is still validated (on_evaluate comes next)
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             row = self._end_epoch(metrics)

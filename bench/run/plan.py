@@ -111,11 +111,15 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
                   "space": {k: list(v) for k, v in sorted(found.search_space.items())}} if tune else None
         if tuning and cell.select_only:
             tuning["select_only"] = True
-        key = records.cell_key(records.cell_identity(card.name, card.prompt_fields(), data.fingerprint,
-                                                     cell.strategy, config, model, cell.seed, cell.budget, on,
-                                                     tuning, scenario_key, precision))
-        path = store.record_path(results, card.name, cell.strategy, model, cell.seed, key, cell.budget,
-                                 scenario_tag(cell))
+        keyed = keyed_config(cls, config)
+
+        def where(tuning: dict | None) -> tuple[str, Path]:  # the cell's key and record path under these rules
+            key = records.cell_key(records.cell_identity(card.name, card.prompt_fields(), data.fingerprint,
+                                                         cell.strategy, keyed, model, cell.seed, cell.budget, on,
+                                                         tuning, scenario_key, precision))
+            return key, store.record_path(results, card.name, cell.strategy, model, cell.seed, key, cell.budget,
+                                          scenario_tag(cell))
+        key, path = where(tuning)
         folder = path.relative_to(results / "records").with_suffix("")
         art = getattr(card.source, "artifact", None)
         prov = records.Provenance(
@@ -129,6 +133,7 @@ def plan(cells: list[Cell], results: Path, note: Callable[[str], None] = lambda 
                "key": key, "card": card_json, "config": config, "device": on, "precision": precision,
                "data": data_json, "tune": tune,
                "select_only": bool(tune and cell.select_only), "scenario": scenario_job,
+               "prior_trials": _prior_trials(tuning, where, results),
                "artifact_dir": str(results / "artifacts" / folder)}
         run_config = records.RunConfig(strategy=config, task=card_json, device=on, task_ref=cell.task,
                                        data_override=cell.data, precision=precision)
@@ -171,6 +176,28 @@ def tuning_protocol(cls: type) -> int:
     from bench.run.tuning import protocol_version
 
     return protocol_version(cls)
+
+
+def keyed_config(cls: type, config: dict) -> dict:
+    """The options that go into a cell's key: all of them, except that an option added after records existed
+    (its field's metadata says `keyed_when_set`) counts only when it is set, so adding it changed no key."""
+    quiet = {f.name: f.default for f in dataclasses.fields(cls.Config) if f.metadata.get("keyed_when_set")}
+    return {k: v for k, v in config.items() if k not in quiet or v != quiet[k]}
+
+
+def _prior_trials(tuning: dict | None, where: Callable, results: Path) -> dict | None:
+    """The trials of this cell's record under an older protocol whose trial rules are the current ones
+    (bench.run.tuning.TRIALS_AS_IN), for the tuner to reuse instead of running them again; None if none."""
+    from bench.run.tuning import TRIALS_AS_IN
+
+    older = TRIALS_AS_IN.get(tuning["protocol"]) if tuning else None
+    if older is None:
+        return None
+    _, path = where({**tuning, "protocol": older})
+    record = store.read(path) if path.exists() else None
+    if not isinstance(record, records.Record) or not record.ok or record.tuning is None:
+        return None
+    return {"record": str(path.relative_to(results)), "tuning": dataclasses.asdict(record.tuning)}
 
 
 def _artifact(package: str):

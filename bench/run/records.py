@@ -105,6 +105,8 @@ class TuningInfo:
     refit: dict  # the options of the final fit on every training label (epochs fixed for trained ones)
     seconds: float
     version: int = 1  # bench.run.tuning.protocol_version of its strategy when it ran (older records: 1)
+    trials_from: str | None = None  # the record whose trials were reused (bench.run.tuning.TRIALS_AS_IN); None: run
+    # here. `seconds` then counts those trials' seconds, which that record paid, so it stays the cost of the search
 
 
 @dataclass(frozen=True)

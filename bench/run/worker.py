@@ -128,9 +128,12 @@ def run_cell(job: dict) -> dict:
                          artifact_dir=Path(job["artifact_dir"]) if job.get("artifact_dir") else None)
     tuning, tune_seconds = None, None
     if job.get("tune"):  # options chosen on the training sample alone; the test split is not handed over
+        from bench.run.records import TuningInfo, build
         from bench.run.tuning import tune
 
-        tuned = tune(cls, config, cell["model"], context, train, fit_card, job["tune"])
+        prior = job.get("prior_trials")  # an older protocol's record of this cell, whose trials are this one's
+        prior = (prior["record"], build(TuningInfo, prior["tuning"], "the job's prior trials")) if prior else None
+        tuned = tune(cls, config, cell["model"], context, train, fit_card, job["tune"], prior)
         config, tuning, tune_seconds = tuned.config, dataclasses.asdict(tuned.info), tuned.info.seconds
         seed_everything(cell["seed"])  # the final fit starts from the same state, tuned or not
     if job.get("select_only"):  # a defaults study: the choice is the result; the test split is never used
