@@ -69,8 +69,9 @@ def test_sigkill_at_random_moments_never_corrupts_and_the_rerun_finishes(tmp_pat
         if trial % 2:
             os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: as if the machine died
         else:
-            proc.kill()  # only the runner: its worker is orphaned
+            proc.kill()  # only the runner: its worker must not run on, orphaned
         proc.wait()
+        assert _left_running(proc.pid) == []
         _check_intact(results)
     done_before = {p: p.stat().st_mtime_ns for p in (results / "records").rglob("*.json") if store.is_done(p)}
     final = run_bench(*args, env=FIXTURES, cwd=tmp_path)
@@ -85,9 +86,9 @@ def test_sigkill_at_random_moments_never_corrupts_and_the_rerun_finishes(tmp_pat
     assert ran == 12 - len(done_before)
 
 
-@pytest.mark.parametrize("engine", [[], ["--jobs", "2"], ["--executor", "ray"]],
-                         ids=["local", "jobs-2", "ray"])
-def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path, engine):
+@pytest.mark.parametrize("engine, how", [([], "ctrl-c"), (["--jobs", "2"], "ctrl-c"), (["--executor", "ray"], "ctrl-c"),
+                                         ([], "sigterm")], ids=["local", "jobs-2", "ray", "local-sigterm"])
+def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path, engine, how):
     if "ray" in engine:
         pytest.importorskip("ray", reason="Ray is not installed; `pip install 'bench[ray]'`")
     results = tmp_path / "results"
@@ -96,7 +97,10 @@ def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path, engine):
     deadline = time.time() + 120
     while time.time() < deadline and len(_all_records(results)) < 2:
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C: the whole group
+    else:
+        proc.terminate()  # SIGTERM to the run alone (`kill`, a scheduler): it stops its workers itself
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Traceback" not in err

@@ -10,6 +10,7 @@ Exit codes: 0 all cells ok, 1 some cells failed, 2 bad input, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -209,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_migrate(args)
         from bench.cli.run import cmd_run
 
+        signal.signal(signal.SIGTERM, _stop_as_interrupted)
         return cmd_run(args, console)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
@@ -216,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
         return 130
+
+
+def _stop_as_interrupted(signum, frame):
+    """SIGTERM (`kill`, a job scheduler, a container stopping) stops a run as Ctrl-C does: the cells that
+    finished are recorded, the running workers are stopped, the claims are released."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -180,7 +180,8 @@ class LocalProcessExecutor:
         return resolve_device(requested)
 
     def launch(self, job: Job) -> CellProcess:
-        payload = {**job.payload, "runtime": {"executor": self.name, "threads": self.threads}}
+        payload = {**job.payload, "runtime": {"executor": self.name, "threads": self.threads,
+                                              "parent_pid": os.getpid()}}  # a worker never outlives its run
         return CellProcess(payload, job.log_path, self.env, self.max_memory_mb)
 
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:

@@ -266,7 +266,8 @@ def use_threads(threads: int | None) -> None:
 
 
 def die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to kill this process when its parent dies (a Ray task's process killed mid-cell)."""
+    """Ask Linux to kill this process when its parent dies (a run killed with SIGKILL, or a Ray task's
+    process killed mid-cell), so that no cell runs on, orphaned, after its run is gone."""
     import ctypes
 
     try:
