@@ -263,3 +263,14 @@ def test_a_cell_tuned_under_the_older_protocol_lends_its_trials_to_the_plan(tmp_
     config = dataclasses.asdict(head_only.Config())
     assert "stop_after" in config and "stop_after" not in keyed_config(head_only, config)
     assert keyed_config(head_only, {**config, "stop_after": 2})["stop_after"] == 2
+
+
+def test_a_runs_page_says_where_reused_trials_came_from():
+    from bench.report.runs import tuning as tuning_rows
+    from bench.run.records import Trial, TuningInfo
+
+    info = TuningInfo("held-out", (Trial({"learning_rate": 1e-4}, (0.8,), 0.8, 9.0, (3,)),), {"learning_rate": 1e-4},
+                      {"learning_rate": 1e-4, "stop_after": 3}, 9.5, 3, "records/t/full/m/seed0-abc.json")
+    rows = dict(tuning_rows(dataclasses.replace(make_record("t", "full", "training", None, 0, 0.8), tuning=info)))
+    assert rows["protocol"] == "held-out (version 3)" and "stop_after=3" in rows["final fit with"]
+    assert rows["trials from"].startswith("records/t/full/m/seed0-abc.json")

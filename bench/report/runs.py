@@ -162,9 +162,13 @@ def tuning(record: Record) -> list[tuple[str, str]]:
     t = record.tuning
     if t is None:
         return []
-    return [("protocol", t.protocol), ("chosen", _options(t.chosen)), ("final fit with", _options(t.refit)),
-            ("configurations tried", str(len(t.trials))), ("tuning time", f"{t.seconds:.1f} s"),
+    rows = [("protocol", f"{t.protocol} (version {t.version})"), ("chosen", _options(t.chosen)),
+            ("final fit with", _options(t.refit)), ("configurations tried", str(len(t.trials))),
+            ("tuning time", f"{t.seconds:.1f} s"),
             ("scored on", "training labels only (the test split is never read while tuning)")]
+    if t.trials_from:
+        rows.append(("trials from", f"{t.trials_from} (run under the same trial rules; only the final fit ran here)"))
+    return rows
 
 
 def trials(record: Record) -> list[dict]:
