@@ -132,7 +132,7 @@ def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], opti
 
     `rows` are the model's keyword inputs per example, with `labels`; the model
     must return an output with `loss` and `logits` when given labels. Without
-    `val_rows` every planned epoch runs and the last one is kept. With
+    `val_rows` every planned epoch runs (or the first `stop_after`) and the last one run is kept. With
     `precision` "bf16" (and the mixed_precision option on) the forward and
     backward passes run under bf16 autocast; weights and optimiser stay fp32.
     """

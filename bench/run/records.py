@@ -102,7 +102,7 @@ class TuningInfo:
     protocol: str  # e.g. "4-fold stratified cross-validation on the 64 training labels"
     trials: tuple[Trial, ...]  # the defaults first
     chosen: dict  # the searched options of the best trial
-    refit: dict  # the options of the final fit on every training label (epochs fixed for trained ones)
+    refit: dict  # the options of the final fit on every training label (trained ones: stop_after, since version 3)
     seconds: float
     version: int = 1  # bench.run.tuning.protocol_version of its strategy when it ran (older records: 1)
     trials_from: str | None = None  # the record whose trials were reused (bench.run.tuning.TRIALS_AS_IN); None: run
