@@ -106,6 +106,16 @@ def test_tuned_rows_speak_for_a_strategy_whatever_precision_they_ran_in():
     assert cross.found and cross.trained == "lora tuned m" and cross.gap == pytest.approx(0.10)
 
 
+def test_a_strategy_tuned_at_some_budgets_keeps_its_untuned_rows_at_the_others():
+    recs = _grid({8: 0.80, None: 0.82}, {8: 0.70, None: 0.72}, 0.60)
+    for seed in range(3):  # lora tuned with every label only, as a study part-way through
+        recs.append(_tuned(make_record("t", "lora", "training", None, seed, 0.90)))
+    cross = _crossover(recs)
+    assert cross.found and cross.budget == "8" and cross.trained == "lora m"  # untuned, and named so
+    rows = analysis.at_their_best(aggregate(recs).to_dict("records"))
+    assert sorted((r["budget"], r["tuned"]) for r in rows if r["strategy"] == "lora") == [("8", False), ("all", True)]
+
+
 def test_rows_tuned_under_an_earlier_protocol_are_rows_of_their_own_and_give_way():
     recs = _grid({None: 0.70}, {None: 0.60}, 0.75)
     for seed in range(3):  # lora tuned under protocol 1 scored higher than under the current one
@@ -181,3 +191,23 @@ def test_the_terminal_table_shows_options_in_brackets_as_text():
     for renderable in rich_tables(Leaderboard([knn], [], [], aggregate([knn]))):
         console.print(renderable)
     assert "knn [k=99]" in console.file.getvalue()
+
+
+def test_leaderboard_md_shows_todays_recipe_first_and_other_recipes_apart(tmp_path):
+    from bench.report.markdown import OTHER_RECIPES, markdown
+    from bench.report.table import Leaderboard
+
+    recs = []
+    for seed in range(3):
+        recs.append(make_record("t", "lora", "training", None, seed, 0.80))
+        older = make_record("t", "lora", "training", None, seed, 0.90)
+        recs.append(replace(older, key=older.key + "-old", config=replace(older.config, strategy={"epochs": 3})))
+        recs.append(make_record("t", "rag", "prompting", None, seed, 0.79))
+        recs.append(make_record("t", "majority", "baseline", None, seed, 0.50))
+    board = Leaderboard(recs, [], [], aggregate(recs))
+    text = markdown(board, tmp_path)
+    today, others = text.split(OTHER_RECIPES)
+    assert "| lora | m | 3 | 80.0 ± 0.0" in today and "epochs=3" not in today
+    assert "| lora [epochs=3] | m | 3 | 90.0 ± 0.0" in others
+    assert "| rag | m | 3 | 79.0 ± 0.0 ≈" in today  # ≈ compares with today's best (80.0), not the older 90.0
+    assert "| majority (baseline) | m | 3 | 50.0" in today

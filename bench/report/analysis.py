@@ -12,8 +12,10 @@ differ *beyond noise* when |a - b| > 1.96 * sqrt(se_a^2 + se_b^2).
 Crossover. For each budget (labels per class, smallest first), the best
 training strategy is compared with the best prompting strategy at that budget;
 a strategy that uses no labels (zero-shot) counts at every budget. Where a
-strategy was tuned (`--tune`), its tuned rows stand for it and its untuned
-ones are left out: every method at its best under one protocol. The crossover
+strategy was tuned (`--tune`) at a budget, its tuned row stands for it there
+and its untuned one is left out: every method at its best under one protocol.
+At a budget where it is not tuned yet (a study still running), its untuned
+row speaks for it, named as untuned in the sentence. The crossover
 is the smallest budget from which training leads at every larger budget too.
 Its gap is tested paired, over the same test texts and seeds
 (bench.report.paired), when the caller can pair rows; otherwise by the
@@ -79,9 +81,10 @@ class Crossover:
 
 
 def at_their_best(rows: list[dict]) -> list[dict]:
-    """The rows that speak for each strategy: its tuned rows where it has any, else its untuned ones."""
-    tuned = {(r["strategy"], r["model"]) for r in rows if r.get("tuned")}
-    return [r for r in rows if r.get("tuned") or (r["strategy"], r["model"]) not in tuned]
+    """The rows that speak for each strategy at each budget: its tuned row there if it has one, else its
+    untuned one (a strategy tuned at some budgets only is not left out of the others)."""
+    tuned = {(r["strategy"], r["model"], str(r["budget"])) for r in rows if r.get("tuned")}
+    return [r for r in rows if r.get("tuned") or (r["strategy"], r["model"], str(r["budget"])) not in tuned]
 
 
 def with_defaults(rows: list[dict]) -> list[dict]:

@@ -2,7 +2,9 @@
 
 Per task: what the data is, the main table (every strategy with all its
 labels), accuracy by label budget when there are several, the crossover
-statement, and the plots; then the scenario tables (bench.report.scenarios)
+statement, and the plots. Both tables show the rows of today's recipe first
+and, apart, the rows of other recipes (an earlier card, earlier defaults or
+tuning protocol, options set by hand), which stay as recorded; then the scenario tables (bench.report.scenarios)
 where there are scenario records. Text that came from outside (task descriptions,
 plugin names) is escaped before it goes into markdown.
 """
@@ -13,8 +15,14 @@ import html
 from pathlib import Path
 
 from bench.report import analysis, plots, scenarios
-from bench.report.table import COLUMNS, Leaderboard, curve_rows, headers, main_rows, newest_date, rows_for, where_run
+from bench.report.table import (COLUMNS, Leaderboard, curve_rows, headers, main_rows, newest_date, rows_for,
+                                split_by_recipe, where_run)
 from bench.run.records import Record
+
+
+OTHER_RECIPES = ("Other recipes: an earlier task card, earlier defaults or tuning protocol, or options set by hand "
+                 "(in brackets: what differs). Each is a row of its own, never averaged with today's; ≈ compares "
+                 "with the best row of today's recipe.")
 
 
 def md_escape(text: str) -> str:
@@ -42,20 +50,17 @@ def markdown(board: Leaderboard, results: Path) -> str:
                   f"test {data.n_test}; data: {md_escape(data.source)}; fingerprint `{data.fingerprint[:12]}`.", ""]
         if "majority" not in set(table[table.task == task].strategy):
             lines += ["(no majority baseline recorded for this task: run `bench run --strategies majority`)", ""]
-        lines.append("| " + " | ".join(headers()) + " |")
-        lines.append("|" + "---|" * 3 + "---:|" * len(COLUMNS))
-        for cells in rows_for(table, task):
-            lines.append("| " + " | ".join(md_escape(c) for c in cells) + " |")
+        for i, (today, caption) in enumerate(_parts(main_rows(table, task))):  # today's recipe, then the others
+            lines += ([""] if i else []) + ([caption, ""] if caption else [])
+            lines += _table(headers(), rows_for(table, task, today), left=3)
         if main_rows(table, task).within_noise.any():
             lines += ["", "≈: not better than the best row beyond noise (seed spread and test-set bootstrap)."]
         task_rows = table[table.task == task]
         if task_rows.budget.nunique() > 1:
-            head, body = curve_rows(table, task)
             lines += ["", "Accuracy (%) by label budget (labelled examples per class; strategies that use no "
-                      "labels show the same value everywhere):", ""]
-            lines.append("| " + " | ".join(head) + " |")
-            lines.append("|---|---|" + "---:|" * (len(head) - 2))
-            lines += ["| " + " | ".join(md_escape(c) for c in cells) + " |" for cells in body]
+                      "labels show the same value everywhere):"]
+            for today, caption in _parts(task_rows):
+                lines += [""] + ([caption, ""] if caption else []) + _table(*curve_rows(table, task, today), left=2)
         cross = analysis.crossover(task_rows.to_dict("records"), task, board.compare)
         if cross is not None:
             lines += ["", f"**Crossover.** {md_escape(cross.sentence())}"]
@@ -67,6 +72,17 @@ def markdown(board: Leaderboard, results: Path) -> str:
         lines += ["", f"{len(board.failed)} failed run(s) are recorded and left out of the tables; "
                   "`bench report` lists them."]
     return "\n".join(lines) + "\n"
+
+
+def _parts(rows) -> list[tuple[bool | None, str | None]]:
+    """The parts a table of these rows is shown in, as (which rows: today's recipe or not, or all; caption)."""
+    return [(True, None), (False, OTHER_RECIPES)] if split_by_recipe(rows) else [(None, None)]
+
+
+def _table(head: list[str], rows: list[list[str]], left: int) -> list[str]:
+    """A markdown table: its first `left` columns aligned left, the numbers right."""
+    return (["| " + " | ".join(head) + " |", "|" + "---|" * left + "---:|" * (len(head) - left)]
+            + ["| " + " | ".join(md_escape(c) for c in cells) + " |" for cells in rows])
 
 
 def _scenario_lines(board: Leaderboard, results: Path) -> list[str]:

@@ -169,9 +169,10 @@ def changed_card(task: str, card: dict) -> str:
 def aggregate(ok: list[Record]):
     """One row per (task, strategy, model, budget, tuned): mean and std over seeds, best first.
 
-    A row is marked `within_noise` when the task's best row (with all labels) does not beat it beyond
-    noise: by a paired test over the same test texts and seeds (bench.report.paired) where the records
-    keep their gold labels, else by the unpaired rule of bench.report.analysis.
+    A row is marked `within_noise` when the task's best row (with all labels, of the current recipe where
+    there is one: `current`) does not beat it beyond noise: by a paired test over the same test texts and
+    seeds (bench.report.paired) where the records keep their gold labels, else by the unpaired rule of
+    bench.report.analysis.
     """
     import pandas as pd
 
@@ -192,7 +193,8 @@ def aggregate(ok: list[Record]):
         main = table[(table.task == task) & (table.budget == sampling.ALL)]
         if main.empty:
             continue
-        best = main.loc[main.accuracy.idxmax()]
+        contenders = main[current(main)] if current(main).any() else main
+        best = contenders.loc[contenders.accuracy.idxmax()]
         for i, row in main.iterrows():
             if i == best.name:
                 continue
@@ -252,9 +254,23 @@ def main_rows(table, task: str):
     return rows if not rows.empty else table[table.task == task]
 
 
-def rows_for(table, task: str) -> list[list[str]]:
+def current(rows):
+    """Which rows ran today's recipe: the installed card, the strategy's default options and the current
+    tuning protocol (any numeric format). The others are earlier recipes or options set by hand."""
+    return rows.recipe == ""
+
+
+def split_by_recipe(rows) -> bool:
+    """Whether a table of these rows comes in two parts: today's recipe first, then the other recipes."""
+    mine = current(rows)
+    return bool(mine.any() and not mine.all())
+
+
+def rows_for(table, task: str, today: bool | None = None) -> list[list[str]]:
+    """The main table's rows as text; `today` True or False keeps only the current recipe's rows or the others."""
     out = []
-    for _, row in main_rows(table, task).iterrows():
+    rows = main_rows(table, task)
+    for _, row in (rows if today is None else rows[current(rows) == today]).iterrows():
         cells = [display_name(row), row.model, str(int(row.seeds))]
         for key, _, _, kind in COLUMNS:
             text = fmt(row[key], kind, row.get(f"{key}_std") if int(row.seeds) > 1 else None)
@@ -263,10 +279,11 @@ def rows_for(table, task: str) -> list[list[str]]:
     return out
 
 
-def curve_rows(table, task: str) -> tuple[list[str], list[list[str]]]:
-    """Accuracy by label budget: one row per strategy and model, one column per budget."""
+def curve_rows(table, task: str, today: bool | None = None) -> tuple[list[str], list[list[str]]]:
+    """Accuracy by label budget: one row per strategy and model, one column per budget (`today`: as in rows_for)."""
     rows = table[table.task == task]
     names = sorted(rows.budget.unique(), key=sampling.order)
+    rows = rows if today is None else rows[current(rows) == today]
     out = []
     for _, group in rows.groupby(["strategy", "model", "options", "tuned"], sort=False):
         by_budget = {r.budget: r for _, r in group.iterrows()}
