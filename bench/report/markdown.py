@@ -4,9 +4,10 @@ Per task: what the data is, the main table (every strategy with all its
 labels), accuracy by label budget when there are several, the crossover
 statement, and the plots. Both tables show the rows of today's recipe first
 and, apart, the rows of other recipes (an earlier card, earlier defaults or
-tuning protocol, options set by hand), which stay as recorded; then the scenario tables (bench.report.scenarios)
-where there are scenario records. Text that came from outside (task descriptions,
-plugin names) is escaped before it goes into markdown.
+tuning protocol, options set by hand), which stay as recorded. Then the
+scenario tables (bench.report.scenarios) where there are scenario records.
+Text that came from outside (task descriptions, plugin names) is escaped
+before it goes into markdown.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def markdown(board: Leaderboard, results: Path) -> str:
             lines += ["(no majority baseline recorded for this task: run `bench run --strategies majority`)", ""]
         for i, (today, caption) in enumerate(_parts(main_rows(table, task))):  # today's recipe, then the others
             lines += ([""] if i else []) + ([caption, ""] if caption else [])
-            lines += _table(headers(), rows_for(table, task, today), left=3)
+            lines += _table(headers(), rows_for(table, task, today), [False] * 3 + [True] * len(COLUMNS))
         if main_rows(table, task).within_noise.any():
             lines += ["", "≈: not better than the best row beyond noise (seed spread and test-set bootstrap)."]
         task_rows = table[table.task == task]
@@ -60,7 +61,9 @@ def markdown(board: Leaderboard, results: Path) -> str:
             lines += ["", "Accuracy (%) by label budget (labelled examples per class; strategies that use no "
                       "labels show the same value everywhere):"]
             for today, caption in _parts(task_rows):
-                lines += [""] + ([caption, ""] if caption else []) + _table(*curve_rows(table, task, today), left=2)
+                head, body = curve_rows(table, task, today)
+                lines += [""] + ([caption, ""] if caption else [])
+                lines += _table(head, body, [i >= 2 for i in range(len(head))])
         cross = analysis.crossover(task_rows.to_dict("records"), task, board.compare)
         if cross is not None:
             lines += ["", f"**Crossover.** {md_escape(cross.sentence())}"]
@@ -79,9 +82,9 @@ def _parts(rows) -> list[tuple[bool | None, str | None]]:
     return [(True, None), (False, OTHER_RECIPES)] if split_by_recipe(rows) else [(None, None)]
 
 
-def _table(head: list[str], rows: list[list[str]], left: int) -> list[str]:
-    """A markdown table: its first `left` columns aligned left, the numbers right."""
-    return (["| " + " | ".join(head) + " |", "|" + "---|" * left + "---:|" * (len(head) - left)]
+def _table(head: list[str], rows: list[list[str]], numeric: list[bool]) -> list[str]:
+    """A markdown table, its cells escaped; the `numeric` columns aligned right."""
+    return (["| " + " | ".join(head) + " |", "|" + "".join("---:|" if right else "---|" for right in numeric)]
             + ["| " + " | ".join(md_escape(c) for c in cells) + " |" for cells in rows])
 
 
@@ -89,9 +92,8 @@ def _scenario_lines(board: Leaderboard, results: Path) -> list[str]:
     """The scenario tables (bench.report.scenarios): domain shift, forgetting, keeping up."""
     lines = []
     for title, text, head, rows in scenarios.sections(board):
-        lines += ["", f"## {title}", "", text, "", "| " + " | ".join(head) + " |",
-                  "|" + "".join("---:|" if scenarios.numeric(h) else "---|" for h in head)]
-        lines += ["| " + " | ".join(md_escape(row[h]) for h in head) + " |" for row in rows]
+        lines += ["", f"## {title}", "", text, ""]
+        lines += _table(head, [[row[h] for h in head] for row in rows], [scenarios.numeric(h) for h in head])
         if title == scenarios.TABLES["update"][0]:
             for task in scenarios.update_tasks(board):
                 if (results / "plots" / plots.file_name(task, "update")).exists():

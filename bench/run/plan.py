@@ -194,8 +194,8 @@ def _prior_trials(tuning: dict | None, where: Callable, results: Path) -> dict |
     if older is None:
         return None
     _, path = where({**tuning, "protocol": older})
-    record = store.read(path) if path.exists() else None
-    if not isinstance(record, records.Record) or not record.ok or record.tuning is None:
+    record = store.done(path)
+    if record is None or record.tuning is None:
         return None
     return {"record": str(path.relative_to(results)), "tuning": dataclasses.asdict(record.tuning)}
 

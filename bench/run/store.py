@@ -71,9 +71,14 @@ def read(path: Path) -> Record | Damaged:
         return Damaged(path, str(exc))
 
 
-def is_done(path: Path) -> bool:
+def done(path: Path) -> Record | None:
+    """The ok record at `path`, or None (no file, a damaged one, or a failed cell)."""
     record = read(path) if path.exists() else None
-    return isinstance(record, Record) and record.ok
+    return record if isinstance(record, Record) and record.ok else None
+
+
+def is_done(path: Path) -> bool:
+    return done(path) is not None
 
 
 def iter_records(results: Path) -> Iterator[Record | Damaged]:
