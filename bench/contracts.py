@@ -24,7 +24,9 @@ reports compare prompting with training), `uses_labels = True` (False: never
 reads training labels, so it runs once, not per label budget), `seeded =
 True` (False: on the whole training split the seed changes nothing, so it
 runs once, with the first seed) and `search_space = {}` (option name -> the
-values `--tune` may try, next to the options; see bench.run.tuning).
+values `--tune` may try, next to the options; see bench.run.tuning) and
+`bf16 = "never"` (when it may compute in bfloat16, one of `BF16_TRAITS`; see
+bench.run.device).
 
 Subclassing `Strategy` gives those defaults and `predict` from
 `predict_proba`; a class that satisfies the contract without inheriting works
@@ -43,6 +45,7 @@ from typing import Any, ClassVar, Sequence
 from bench.errors import BenchError
 
 FAMILIES = ("baseline", "prompting", "retrieval", "training", "other")
+BF16_TRAITS = ("auto", "checked", "requested", "never")  # when a strategy computes in bf16 (bench.run.device)
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ class RunContext:
     """Where a strategy runs: handed to it by the harness, never read from the environment."""
 
     device: str = "cpu"  # "cpu" or "cuda"
-    precision: str = "fp32"  # "fp32" or "bf16" (bench.run.device.resolve_precision): what the arithmetic runs in
+    precision: str = "fp32"  # "fp32", "bf16" or "bf16-checked" (bench.run.device.cell_precision): the arithmetic
     seed: int = 0  # the run seed (the harness has seeded random, numpy and torch with it)
     artifact_dir: Path | None = None  # where to keep what it trained; None: measure its size, then delete it
 
@@ -224,7 +227,7 @@ class Strategy:
     uses_labels: ClassVar[bool] = True
     seeded: ClassVar[bool] = True
     search_space: ClassVar[dict[str, tuple]] = {}
-    bf16: ClassVar[str] = "never"  # when it computes in bf16: "auto", "requested" or "never" (bench.run.device)
+    bf16: ClassVar[str] = "never"  # when it computes in bf16: one of BF16_TRAITS (bench.run.device)
 
     def __init__(self, config: Any, model: str | None = None, context: RunContext | None = None):
         self.config = config
@@ -257,14 +260,16 @@ class StrategyTraits:
     default_model: str | None
     has_scores: bool  # defines predict_proba
     search_space: dict  # option -> values --tune may try; empty: nothing to tune
-    bf16: str = "never"  # "auto": bf16 where the hardware has it; "requested": only with --precision bf16
+    bf16: str = "never"  # "auto": bf16 where the hardware has it; "checked": bf16, close calls again in fp32
+    # (bench.run.device); "requested": only with --precision bf16
 
 
 def traits(cls: type) -> StrategyTraits:
     return StrategyTraits(family=getattr(cls, "family", "other"), uses_labels=getattr(cls, "uses_labels", True),
                           seeded=getattr(cls, "seeded", True), default_model=getattr(cls, "default_model", None),
                           has_scores=callable(getattr(cls, "predict_proba", None)),
-                          search_space=dict(getattr(cls, "search_space", {}) or {}), bf16=str(getattr(cls, "bf16", "never")))
+                          search_space=dict(getattr(cls, "search_space", {}) or {}),
+                          bf16=str(getattr(cls, "bf16", "never")))
 
 
 def contract_problems(cls: Any) -> list[str]:
@@ -284,6 +289,8 @@ def contract_problems(cls: Any) -> list[str]:
     found = traits(cls)
     if found.family not in FAMILIES:
         problems.append(f"family {found.family!r} is not one of {', '.join(FAMILIES)}")
+    if found.bf16 not in BF16_TRAITS:
+        problems.append(f"bf16 {found.bf16!r} is not one of {', '.join(BF16_TRAITS)}")
     if not isinstance(found.uses_labels, bool) or not isinstance(found.seeded, bool):
         problems.append("uses_labels and seeded must be True or False")
     config = getattr(cls, "Config", None)

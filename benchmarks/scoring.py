@@ -5,19 +5,24 @@ Run from the repository root:
     .venv/bin/python benchmarks/scoring.py                     # imdb, 64 test texts, zero-shot and few-shot
     .venv/bin/python benchmarks/scoring.py --task spam --examples 256
     .venv/bin/python benchmarks/scoring.py --strategies zero-shot few-shot rag --device cuda
-    .venv/bin/python benchmarks/scoring.py --precisions fp32 bf16     # the two side by side, with accuracy
+    .venv/bin/python benchmarks/scoring.py --precisions fp32 bf16 bf16-checked   # side by side, with accuracy
     .venv/bin/python benchmarks/scoring.py --json results/benchmarks/scoring.json
 
 Each strategy runs in its own process (so its peak memory is its own) with its
 default options, on the first N texts of the task's test split, once per
-precision asked for (`auto`, the default, is what `bench run` uses: bf16 where
-the hardware computes it natively). Printed per strategy and precision: the
-accuracy on those N texts (to see what a numeric format costs), scored texts per second (N / the time of `predict_proba`, which
-covers tokenising, the shared-prefix pass, batched scoring and calibration),
-prompt tokens per second, mean prompt length, the fit's wall time, the
-process's peak resident memory and, on a GPU, peak allocated GPU memory; and
-the achieved FLOP/s over this machine's best matrix rate (MFU), which the
-command measures itself at the start (benchmarks/peak.py). FLOPs counted:
+precision asked for (`auto`, the default, is what `bench run` uses: where the
+hardware computes bf16 natively, bf16 with the close calls scored again in
+fp32, "bf16-checked"; bench.run.device). Printed per strategy and precision:
+the accuracy on those N texts, how many answers differ from the same
+strategy's in fp32 (when fp32 is measured too), the share of texts scored
+twice and the largest change of a label's probability among them (to see
+what a numeric format costs), scored texts per second (N / the
+time of `predict_proba`, which covers tokenising, the shared-prefix pass,
+batched scoring, calibration and the fp32 re-scoring), prompt tokens per
+second, mean prompt length, the fit's wall time, the process's peak resident
+memory and, on a GPU, peak allocated GPU memory; and the achieved FLOP/s over
+this machine's best matrix rate (MFU), which the command measures itself at
+the start (benchmarks/peak.py). FLOPs counted:
 2 x the non-embedding parameters per token run through the model (the shared
 prefix once, padding left out), 4 x layers x width per token and position of
 attention, and the output layer for the positions whose logits are kept.
@@ -47,13 +52,16 @@ def measure(task: str, strategy: str, model: str | None, examples: int, device: 
     from bench.contracts import RunContext
     from bench.data.loading import resolve
     from bench.models.local import use_offline_hub
-    from bench.run.device import resolve_device, resolve_precision, seed_everything
+    from bench.contracts import traits
+    from bench.registry import STRATEGIES
+    from bench.run.device import cell_precision, resolve_device, seed_everything
     from bench.run.grid import build_strategy
     from bench.run.plan import resolve_card
 
     use_offline_hub()
     device = resolve_device(device)
-    precision = resolve_precision(precision, device)
+    if precision != "bf16-checked":  # what bench run would compute this strategy in
+        precision = cell_precision(precision, device, traits(STRATEGIES.get(strategy)).bf16)
     card, data = resolve(resolve_card(task))
     texts = data.test.texts[:examples]
     seed_everything(seed)
@@ -67,7 +75,8 @@ def measure(task: str, strategy: str, model: str | None, examples: int, device: 
     t1 = time.perf_counter()
     proba = strategy.predict_proba(texts)
     t2 = time.perf_counter()
-    accuracy = float((np.asarray(proba).argmax(axis=1) == np.asarray(data.test.labels[:examples])).mean())
+    answers = np.asarray(proba).argmax(axis=1)
+    accuracy = float((answers == np.asarray(data.test.labels[:examples])).mean())
     prompt = strategy.extra_info().get("prompt", {})
     gpu_mb = None
     if device.startswith("cuda"):
@@ -82,8 +91,11 @@ def measure(task: str, strategy: str, model: str | None, examples: int, device: 
             "examples_per_second": round(len(texts) / (t2 - t1), 2),
             "prompt_tokens_per_second": round(tokens / (t2 - t1), 1),
             "prompt_tokens_mean": prompt.get("prompt_tokens_mean"), "predict_seconds": round(t2 - t1, 2),
-            "fit_seconds": round(t1 - t0, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "peak_gpu_mb": gpu_mb, "threads": _threads()}
+            "fit_seconds": round(t1 - t0, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_gpu_mb": gpu_mb, "threads": _threads(), "answers": answers.tolist(),
+            "rescored": prompt.get("check", {}).get("rescored_texts"),
+            "largest_shift": prompt.get("check", {}).get("largest_shift")}
 
 
 def scoring_flops(scorer) -> float:
@@ -115,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=None, help="causal LM for every strategy (default: each one's own)")
     parser.add_argument("--examples", type=int, default=64, help="test texts scored per strategy (default: 64)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16"],
+    parser.add_argument("--precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16", "bf16-checked"],
                         help="measure each strategy in each of these (default: auto, what bench run uses)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the figures to this file")
@@ -147,12 +159,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"task {args.task}: {args.examples} test texts per strategy, device {rows[0]['device'] if rows else '?'}, "
           f"{rows[0]['threads'] if rows else '?'} threads; peak matmul {machine['fp32']} GFLOP/s fp32, "
           f"bf16 {machine['bf16'] or 'not available on this processor'}")
-    print(f"{'strategy':<12}{'precision':>10}{'accuracy':>9}{'texts/s':>9}{'tokens/s':>10}{'prompt tok':>11}"
-          f"{'predict s':>10}{'fit s':>7}{'GFLOP/s':>9}{'MFU':>6}{'peak RSS MB':>12}{'peak GPU MB':>12}")
+    print(f"{'strategy':<12}{'precision':>13}{'accuracy':>9}{'vs fp32':>8}{'rescored':>9}{'shift':>7}{'texts/s':>9}"
+          f"{'tokens/s':>10}{'prompt tok':>11}{'predict s':>10}{'fit s':>7}{'GFLOP/s':>9}{'MFU':>6}"
+          f"{'peak RSS MB':>12}{'peak GPU MB':>12}")
+    fp32 = {r["strategy"]: r["answers"] for r in rows if r["precision"] == "fp32"}
     for r in rows:
         r["mfu"] = round(r["gflop_per_second"] / machine["best"], 3)
-        print(f"{r['strategy']:<12}{r['precision']:>10}{r['accuracy']:>9.1%}{r['examples_per_second']:>9}"
-              f"{r['prompt_tokens_per_second']:>10}"
+        # answers that differ from the same strategy's in fp32 (when measured), texts scored twice (bf16-checked)
+        differ = sum(a != b for a, b in zip(r["answers"], fp32[r["strategy"]])) if r["strategy"] in fp32 else "-"
+        rescored = "-" if r["rescored"] is None else f"{r['rescored'] / r['examples']:.0%}"
+        shift = "-" if r["largest_shift"] is None else f"{r['largest_shift']:.3f}"
+        print(f"{r['strategy']:<12}{r['precision']:>13}{r['accuracy']:>9.1%}{differ:>8}{rescored:>9}{shift:>7}"
+              f"{r['examples_per_second']:>9}{r['prompt_tokens_per_second']:>10}"
               f"{r['prompt_tokens_mean']:>11}{r['predict_seconds']:>10}{r['fit_seconds']:>7}"
               f"{r['gflop_per_second']:>9}{r['mfu']:>6.0%}{r['peak_rss_mb']:>12}{str(r['peak_gpu_mb']):>12}")
     if args.json:

@@ -13,7 +13,8 @@ Each strategy is trained in its own process (so its peak memory is its own) on
 the same stratified sample of the task's training pool, for a fixed number of
 epochs, with the strategy's other options at their defaults, once per
 precision asked for (`auto`, the default, is what `bench run` uses: bf16
-autocast where the hardware computes it natively). Printed per strategy and precision: training examples per second (examples x epochs / time inside the
+autocast where the hardware computes it natively). Printed per strategy and
+precision: training examples per second (examples x epochs / time inside the
 training loop, validation passes included), the whole fit's wall time (model
 load, tokenisation or encoding, training, saving), trainable parameters, the
 process's peak resident memory and, on a GPU, peak allocated GPU memory; and,

@@ -10,8 +10,11 @@ template: the user turn is the task card's instruction and answer format and
 the text, cut to the card's token budget exactly as bench cuts it, and each
 label word is scored as the start of the assistant's answer (lm-eval's
 `multiple_choice` with an empty target delimiter). lm-eval runs its `hf`
-backend (`HFLM`) on the already loaded model, fp32, on the same device and
-threads; bench runs its label scorer. Both clocks exclude loading the model.
+backend (`HFLM`) on the already loaded fp32 model, on the same device and
+threads; bench runs its label scorer in the precision `bench run` gives
+zero-shot (`--precision auto`: where the processor computes bf16, bf16 with
+the close calls scored again in fp32, so fp32's answers; `--precision fp32`
+for fp32 alone). Both clocks exclude loading the model.
 Printed: texts per second of each and their ratio, and accuracy: lm-eval's,
 bench's uncalibrated (the same quantity, computed bench's way: the two should
 agree) and bench's calibrated (its default). Not a test: numbers move with
@@ -35,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="SmolLM2-135M-Instruct")
     parser.add_argument("--limit", type=int, default=0, help="first N test texts (default: all)")
     parser.add_argument("--batch-size", type=int, default=16, help="lm-eval's batch size (default: 16)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "bf16-checked"],
+                        help="bench's precision (default: auto, what bench run uses for zero-shot)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     try:
@@ -47,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.data.loading import resolve
     from bench.engines.scoring import LabelScorer
+    from bench.contracts import traits
     from bench.models.local import use_offline_hub
+    from bench.registry import STRATEGIES
+    from bench.run.device import cell_precision
     from bench.run.plan import resolve_card
 
     use_offline_hub()
@@ -55,8 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     texts, gold = data.test.texts, np.asarray(data.test.labels)
     if args.limit:
         texts, gold = texts[:args.limit], gold[:args.limit]
-    scorer = LabelScorer(args.model, "cpu")
+    precision = args.precision if args.precision == "bf16-checked" else cell_precision(
+        args.precision, "cpu", traits(STRATEGIES.get("zero-shot")).bf16)
+    scorer = LabelScorer(args.model, "cpu", precision=precision)
     scorer.setup(card)
+    fp32 = scorer if precision == "fp32" else scorer.referee or LabelScorer(args.model, "cpu")  # lm-eval's model
     started = time.perf_counter()
     calibrated = scorer.classify(texts, calibrate=True)
     bench_seconds = time.perf_counter() - started
@@ -64,10 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 
     builder = scorer.builder
     prompts = [builder.head() + builder.show(scorer.truncate(t, scorer.text_budget)[0]) for t in texts]
-    lm_eval_seconds, lm_eval_accuracy, lm_eval_probs = run_lm_eval(scorer, prompts, gold, builder.words,
+    lm_eval_seconds, lm_eval_accuracy, lm_eval_probs = run_lm_eval(fp32, prompts, gold, builder.words,
                                                                     args.batch_size)
     figures = {
         "task": args.task, "model": args.model, "texts": len(texts), "threads": torch.get_num_threads(),
+        "bench_precision": precision,
         "bench_seconds": round(bench_seconds, 2), "lm_eval_seconds": round(lm_eval_seconds, 2),
         "bench_texts_per_second": round(len(texts) / bench_seconds, 2),
         "lm_eval_texts_per_second": round(len(texts) / lm_eval_seconds, 2),
@@ -77,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         "bench_calibrated_accuracy": round(float((calibrated.argmax(1) == gold).mean()), 4),
         "same_answer_share": round(float((raw.argmax(1) == lm_eval_probs.argmax(1)).mean()), 4),
     }
-    print(f"{args.task}, {len(texts)} test texts, {args.model}, {figures['threads']} threads")
+    print(f"{args.task}, {len(texts)} test texts, {args.model}, {figures['threads']} threads, "
+          f"bench in {precision}, lm-eval in fp32")
     print(f"lm-eval (hf): {figures['lm_eval_seconds']} s, {figures['lm_eval_texts_per_second']} texts/s, "
           f"accuracy {100 * lm_eval_accuracy:.1f} %")
     print(f"bench:        {figures['bench_seconds']} s, {figures['bench_texts_per_second']} texts/s, accuracy "

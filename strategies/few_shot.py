@@ -41,7 +41,7 @@ class FewShot(Strategy):
     Config = FewShotConfig
     default_model = "SmolLM2-135M-Instruct"
     family = "prompting"
-    bf16 = "requested"  # the language model scores in bf16 only with --precision bf16 (close calls move)
+    bf16 = "checked"  # where the hardware has bf16: scored in bf16, close calls again in fp32 (bench.engines.scoring)
     search_space = {"k": (1, 2, 4), "calibrate": (True, False)}
 
     def __init__(self, config: FewShotConfig, model: str | None = None, context: RunContext | None = None):

@@ -75,7 +75,8 @@ def _crossover(recs):
 
 
 def test_crossover_is_the_smallest_budget_from_which_training_leads():
-    cross = _crossover(_grid({8: 0.60, 32: 0.80, 128: 0.90, None: 0.93}, {8: 0.70, 32: 0.72, 128: 0.74, None: 0.75}, 0.65))
+    cross = _crossover(_grid({8: 0.60, 32: 0.80, 128: 0.90, None: 0.93},
+                             {8: 0.70, 32: 0.72, 128: 0.74, None: 0.75}, 0.65))
     assert cross.found and cross.budget == "32" and cross.beyond_noise
     assert cross.gap == pytest.approx(0.08)
     assert "from 32 labels per class" in cross.sentence()

@@ -175,7 +175,8 @@ def test_a_click_on_a_column_header_sorts_it(opened):
     runs = _css(opened, "table.runs")[0]
     seed = [h.text for h in runs.find_elements("css selector", "thead th")].index("seed")
     runs.find_elements("css selector", "thead th button")[seed].click()
-    seeds = [int(r.find_elements("css selector", "td")[seed].text) for r in runs.find_elements("css selector", "tbody tr")]
+    seeds = [int(r.find_elements("css selector", "td")[seed].text)
+             for r in runs.find_elements("css selector", "tbody tr")]
     assert seeds == sorted(seeds, reverse=True)
     _css(opened, "input.filter-runs")[0].send_keys("knn")
     shown = [r for r in runs.find_elements("css selector", "tbody tr") if r.is_displayed()]

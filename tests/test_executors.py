@@ -29,7 +29,8 @@ def _by_key(results: Path) -> dict[str, Record]:
 
 def _span(record: Record) -> tuple[datetime, datetime]:
     p = record.provenance
-    return datetime.strptime(p.started_at, "%Y-%m-%dT%H:%M:%S%z"), datetime.strptime(p.finished_at, "%Y-%m-%dT%H:%M:%S%z")
+    stamp = "%Y-%m-%dT%H:%M:%S%z"
+    return datetime.strptime(p.started_at, stamp), datetime.strptime(p.finished_at, stamp)
 
 
 def test_jobs_2_runs_two_cells_at_once_and_gives_the_same_records_as_jobs_1(tmp_path):

@@ -82,7 +82,8 @@ def test_the_page_is_one_offline_file_whose_data_is_text(tmp_path):
     assert not any(attrs.get("src") or attrs.get("href", "").startswith("http") for _, attrs in parser.found)
     assert "img" not in tags and "iframe" not in tags  # the hostile texts never became elements
     assert not any(k.startswith("on") for _, attrs in parser.found for k in attrs)  # no inline handlers at all
-    csp = next(a["content"] for t, a in parser.found if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    csp = next(a["content"] for t, a in parser.found
+               if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
     assert "default-src 'none'" in csp and csp.count("'sha256-") == 2 and "unsafe-eval" not in csp
     assert "a task described as &lt;script&gt;" in page  # the template escapes what it writes
     data = json.loads(re.search(r'id="bench-data">(.*?)</script>', page, re.S).group(1))

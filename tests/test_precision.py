@@ -1,8 +1,9 @@
 """Precision: bf16 where the hardware computes it, fp32 elsewhere, and a record that says which.
 
 The fine-tunes train under bf16 autocast where the hardware computes bf16
-("auto" on a CPU with AVX512-BF16 or AMX, or a recent GPU); the language
-models score prompts in bf16 only when `--precision bf16` asks for it. These
+("auto" on a CPU with AVX512-BF16 or AMX, or a recent GPU); there the
+language models score prompts in bf16 and score the close calls again in
+fp32 ("bf16-checked"), and in bf16 alone under `--precision bf16`. These
 tests pin "bf16" or "fp32" where they compute, so they check the same thing
 on any CPU (one without bf16 instructions emulates it, slowly).
 """
@@ -23,20 +24,24 @@ def test_auto_precision_follows_the_hardware_and_the_strategy_and_an_explicit_on
     assert inference_batch_scale("cpu") == 1
     with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16"):
         resolve_precision("fp16", "cpu")
-    assert [cell_precision("auto", "cpu", trait) for trait in ("auto", "requested", "never")] == [native, "fp32", "fp32"]
-    assert [cell_precision("bf16", "cpu", trait) for trait in ("auto", "requested", "never")] == ["bf16", "bf16", "fp32"]
-    assert {cell_precision("fp32", "cpu", trait) for trait in ("auto", "requested", "never")} == {"fp32"}
+    traits = ("auto", "checked", "requested", "never")
+    checked = "bf16-checked" if native == "bf16" else "fp32"
+    assert [cell_precision("auto", "cpu", trait) for trait in traits] == [native, checked, "fp32", "fp32"]
+    assert [cell_precision("bf16", "cpu", trait) for trait in traits] == ["bf16", "bf16", "bf16", "fp32"]
+    assert {cell_precision("fp32", "cpu", trait) for trait in traits} == {"fp32"}
 
 
 def test_fp32_keys_stay_as_they_were_and_a_bf16_cell_is_a_cell_of_its_own(tmp_path):
     """Records made before precision existed keep their keys; bf16 goes in the key, in fp32 strategies never."""
     from bench.run import records
+    from bench.run.device import cpu_has_bf16
     from bench.run.grid import Cell
     from bench.run.plan import plan
 
     identity = dict(task="t", task_inputs={}, data_fingerprint="f", strategy="s", config={}, model=None, seed=0,
                     budget=None, device="cpu")
     assert "precision" not in records.cell_identity(**identity, precision="fp32")
+    assert records.cell_identity(**identity, precision="bf16-checked") == records.cell_identity(**identity)
     assert records.cell_key(records.cell_identity(**identity)) != records.cell_key(
         records.cell_identity(**identity, precision="bf16"))
 
@@ -52,14 +57,16 @@ def test_fp32_keys_stay_as_they_were_and_a_bf16_cell_is_a_cell_of_its_own(tmp_pa
     assert bf16.key != fp32.key
     assert (bf16.job["precision"], bf16.config.precision) == ("bf16", "bf16")
     assert (fp32.job["precision"], fp32.config.precision) == ("fp32", "fp32")
-    assert planned("zero-shot", "auto").key == fp32.key  # prompting stays fp32 unless bf16 is asked for
+    auto = planned("zero-shot", "auto")  # where the CPU has bf16, prompting is bf16 checked by fp32: fp32's answers,
+    assert auto.key == fp32.key  # so fp32's cell
+    assert auto.job["precision"] == ("bf16-checked" if cpu_has_bf16() else "fp32") == auto.config.precision
     assert planned("full", "bf16").job["precision"] == "bf16" and planned("full", "fp32").job["precision"] == "fp32"
     for strategy in ("majority", "tfidf", "knn", "head-only"):  # nothing of theirs computes in bf16
         assert planned(strategy, "bf16").key == planned(strategy, "fp32").key
         assert planned(strategy, "bf16").job["precision"] == "fp32"
 
 
-def test_a_bf16_record_is_a_row_of_its_own_and_the_header_names_both(tmp_path):
+def test_a_bf16_record_is_a_row_of_its_own_a_checked_one_joins_fp32s_and_the_header_names_them(tmp_path):
     from dataclasses import replace
 
     from bench.report.table import aggregate, display_name, where_run
@@ -72,6 +79,11 @@ def test_a_bf16_record_is_a_row_of_its_own_and_the_header_names_both(tmp_path):
     assert sorted(display_name(row) for _, row in table.iterrows()) == ["zero-shot", "zero-shot [precision=bf16]"]
     assert list(table.seeds) == [1, 1]  # never averaged together
     assert "precision: bf16, fp32" in where_run([fp32, bf16])[0]
+
+    checked = make_record("t", "zero-shot", "prompting", None, 1, 0.80)  # fp32's answers: fp32's row
+    checked = replace(checked, key="third", config=replace(checked.config, precision="bf16-checked"))
+    table = aggregate([fp32, checked])
+    assert [display_name(row) for _, row in table.iterrows()] == ["zero-shot"] and list(table.seeds) == [2]
 
 
 def test_a_fine_tune_trains_under_bf16_autocast_on_the_cpu_in_a_bf16_cell():
@@ -124,7 +136,7 @@ def test_bf16_prompt_scoring_agrees_with_fp32_on_real_messages():
     import torch
 
     from bench.data.loading import resolve
-    from bench.engines.scoring import LabelScorer
+    from bench.engines.scoring import CHECK_MARGIN, LabelScorer
     from bench.registry import TASKS
 
     card, data = resolve(TASKS.get("spam"))
@@ -136,10 +148,28 @@ def test_bf16_prompt_scoring_agrees_with_fp32_on_real_messages():
     for scorer in (fp32, bf16):
         scorer.setup(card)
     a, b = fp32.classify(texts, calibrate=True), bf16.classify(texts, calibrate=True)
-    moved = a.argmax(axis=1) != b.argmax(axis=1)  # only close calls may move: at most 4 of 40 on an AMD
-    assert (abs(a[moved, 0] - a[moved, 1]) < 0.1).all()  # AVX512-BF16 CPU, 7 on an Intel AMX one, each within 0.07 in fp32
+    # only close calls may move: at most 4 of 40 on an AMD AVX512-BF16 CPU, 7 on an Intel AMX one, each within
+    # 0.07 in fp32
+    moved = a.argmax(axis=1) != b.argmax(axis=1)
+    assert (abs(a[moved, 0] - a[moved, 1]) < 0.1).all()
     assert abs(a - b).max() < 0.2 and moved.mean() <= 0.25  # probabilities; no answer that fp32 was sure of
     assert bf16.summary()["dtype"] == "bfloat16" and fp32.summary()["dtype"] == "float32"
+
+    checked = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="bf16-checked")  # the default where bf16 is native
+    checked.setup(card)
+    c = checked.classify(texts, calibrate=True)
+    assert (c.argmax(axis=1) == a.argmax(axis=1)).all()  # fp32's answers, every one
+    check = checked.summary()["check"]
+    rescored = abs(b[:, 0] - b[:, 1]) < CHECK_MARGIN
+    assert check["rescored_texts"] == rescored.sum() and moved[~rescored].sum() == 0
+    assert check["answers_changed"] == moved.sum() and check["largest_shift"] < CHECK_MARGIN / 2
+    assert abs(c[rescored] - a[rescored]).max() < 1e-6 and abs(c[~rescored] - b[~rescored]).max() < 1e-6
+
+    # per-text demonstrations (rag's way), calibrated: each close call is scored again with its own demonstrations
+    demos = [[(data.train.texts[j], data.train.labels[j]) for j in (2 * i, 2 * i + 1)] for i in range(8)]
+    exact, fast = fp32.classify(texts[:8], demos=demos, calibrate=True), checked.classify(texts[:8], demos=demos,
+                                                                                          calibrate=True)
+    assert (exact.argmax(axis=1) == fast.argmax(axis=1)).all()
 
 
 @pytest.mark.slow

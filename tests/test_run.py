@@ -134,7 +134,8 @@ def test_markdown_escapes_text_from_records(tmp_path):
     import dataclasses
 
     rec = make_record("t<script>", "a|b", "other", None, 0, 0.5)
-    rec = dataclasses.replace(rec, config=dataclasses.replace(rec.config, task={"description": "<img src=x onerror=alert(1)>"}))
+    hostile = {"description": "<img src=x onerror=alert(1)>"}
+    rec = dataclasses.replace(rec, config=dataclasses.replace(rec.config, task=hostile))
     write_json(tmp_path / "records" / "x.json", rec.as_json())
     board = markdown(load(tmp_path), tmp_path)
     assert "<script>" not in board and "<img" not in board and "a\\|b" in board

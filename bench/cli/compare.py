@@ -44,7 +44,8 @@ def cmd_compare(args) -> int:
     print(f"accuracy {100 * a.accuracy:.1f} vs {100 * b.accuracy:.1f}: difference {test.sentence()}; "
           f"{'beyond noise' if test.beyond_noise else 'within noise'}")
     for m in test.per_seed:
-        print(f"  seed {m.seed}: {m.only_a} texts only A gets right, {m.only_b} only B, McNemar exact p{paired._p(m.p)}")
+        print(f"  seed {m.seed}: {m.only_a} texts only A gets right, {m.only_b} only B, "
+              f"McNemar exact p{paired._p(m.p)}")
     seed, ra, rb = paired.pair(records_a, records_b)[0]
     disagree = [i for i, (x, y) in enumerate(zip(ra.predictions, rb.predictions)) if x != y]
     texts = _test_texts(ra)

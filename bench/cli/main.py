@@ -122,15 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", metavar="ADDRESS",
                      help="with --executor ray: the cluster to join (HOST:PORT of its head, or auto); without it "
                           "a local Ray instance is started for the run")
-    run.add_argument("--force", action="store_true", help="re-run cells that are already recorded (keeps the old records)")
+    run.add_argument("--force", action="store_true",
+                     help="re-run cells that are already recorded (keeps the old records)")
     run.add_argument("--dry-run", action="store_true",
                      help="plan the grid and list the cells that would run; run nothing, write nothing")
 
     ls = sub.add_parser("ls", help="list tasks, strategies and models, and where each comes from",
-                        epilog="examples:\n  bench ls\n  bench ls --options", formatter_class=argparse.RawDescriptionHelpFormatter)
+                        epilog="examples:\n  bench ls\n  bench ls --options",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ls.add_argument("--options", action="store_true", help="also list each strategy's options and defaults")
 
-    report = sub.add_parser("report", help="rebuild LEADERBOARD.md, leaderboard.csv, index.html and plots from the records",
+    report = sub.add_parser("report",
+                            help="rebuild LEADERBOARD.md, leaderboard.csv, index.html and plots from the records",
                             epilog="examples:\n  bench report\n  bench report --results leaderboard",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     _results_folder(report, "to read and write")
@@ -149,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = sub.add_parser("compare", help="two strategies compared paired: difference, interval, p, disagreements",
                              description="Compares two rows of a results folder's leaderboard on the same test "
-                             "texts and seeds: the accuracy difference with its 95 %% interval and p-value (paired "
+                             "texts and seeds: the accuracy difference with its 95 % interval and p-value (paired "
                              "bootstrap), McNemar's exact test per seed, and the texts they disagree on.",
                              epilog="examples:\n  bench compare full few-shot --task spam --results leaderboard\n"
                                     "  bench compare lora rag@SmolLM2-135M-Instruct --task spam --budget 8",

@@ -37,7 +37,8 @@ def cmd_migrate(args) -> int:
     if not (results / "records").is_dir():
         raise BenchError(f"no records in {results}/records; pass the results folder to upgrade with --results DIR")
     upgraded, current = migrate(results)
-    print(f"bench: {upgraded} record(s) upgraded to the current schema, {current} already current, in {results}/records")
+    print(f"bench: {upgraded} record(s) upgraded to the current schema, {current} already current, "
+          f"in {results}/records")
     return 0
 
 

@@ -101,7 +101,8 @@ def builtin_cards() -> list[TaskCard]:
 def as_json(card: TaskCard) -> dict:
     """The card as plain JSON, its source as a source table (or its description)."""
     out = {f.name: getattr(card, f.name) for f in fields(card) if f.name != "source"}
-    return {**{k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}, "source": sources.as_json(card.source)}
+    return {**{k: list(v) if isinstance(v, tuple) else v for k, v in out.items()},
+            "source": sources.as_json(card.source)}
 
 
 def from_json(raw: dict) -> TaskCard:

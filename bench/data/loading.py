@@ -90,7 +90,8 @@ def _stratified_take(split: Split, n: int, seed: int) -> tuple[Split, Split]:
         return split, Split([], [])
     idx = list(range(len(split)))
     counts = {y: split.labels.count(y) for y in set(split.labels)}
-    stratify = split.labels if min(counts.values()) >= 2 and n >= len(counts) and len(split) - n >= len(counts) else None
+    can_stratify = min(counts.values()) >= 2 and n >= len(counts) and len(split) - n >= len(counts)
+    stratify = split.labels if can_stratify else None
     take, rest = train_test_split(idx, train_size=n, random_state=seed, stratify=stratify)
     pick = lambda ids: Split([split.texts[i] for i in sorted(ids)], [split.labels[i] for i in sorted(ids)])
     return pick(take), pick(rest)
@@ -127,7 +128,8 @@ def resolve(card: TaskCard) -> tuple[TaskCard, TaskData]:
                 notes.append(f"dropped {dropped} repeated texts before splitting")
         n_test = round(len(train) * card.test_fraction)
         if n_test < len(set(train.labels)):
-            raise BenchError(f"{where}: too few rows ({len(train)}) to hold out a test split; add data or give a test file")
+            raise BenchError(f"{where}: too few rows ({len(train)}) to hold out a test split; "
+                             "add data or give a test file")
         test, train = _stratified_take(train, n_test, card.split_seed)
         notes.append(f"test split: stratified {card.test_fraction:.0%} of the data, split_seed {card.split_seed}")
     else:
@@ -136,7 +138,8 @@ def resolve(card: TaskCard) -> tuple[TaskCard, TaskData]:
             test, dropped_test = _dedupe(test)
             train, dropped = _dedupe(train, exclude=set(test.texts))
             if dropped or dropped_test:
-                notes.append(f"dropped {dropped} repeated or test-overlapping training texts, {dropped_test} repeated test texts")
+                notes.append(f"dropped {dropped} repeated or test-overlapping training texts, "
+                             f"{dropped_test} repeated test texts")
     if card.n_test is not None and len(test) > card.n_test:
         test, _ = _stratified_take(test, card.n_test, card.split_seed)
         notes.append(f"test capped at {card.n_test} (stratified, split_seed {card.split_seed})")

@@ -5,8 +5,9 @@ encoder, and tuning embeds them again per trial; `Embeddings.encode` looks
 every text up first and encodes only the ones it has not seen. The cache is
 an SQLite file per (packaged model and its sha256, token budget,
 normalisation) under `<cache>/embeddings/` (`$BENCH_EMBEDDING_CACHE`
-overrides the folder; safe for several processes at once), holding float32 vectors keyed by the sha256 of the text. A model known
-only by a local path or hub id has no pinned content, so it is not cached.
+overrides the folder; safe for several processes at once), holding float32
+vectors keyed by the sha256 of the text. A model known only by a local path
+or hub id has no pinned content, so it is not cached.
 
 A vector is the one computed the first time its text was seen, in whatever
 batch that was; batching changes an embedding by about 1e-7 (measured on

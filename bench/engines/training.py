@@ -251,9 +251,10 @@ def _recorder_class():
                            train_accuracy=round(self.correct / max(self.seen, 1), 5), val_loss=val[0],
                            val_accuracy=val[1], seconds=round(time.perf_counter() - self.started, 2))
             self.history.epochs.append(row)
-            print(f"epoch {epoch}: train loss {row.train_loss:.4f}, train accuracy {row.train_accuracy:.3f}"
-                  + ("" if metrics is None else f", validation loss {row.val_loss:.4f}, accuracy {row.val_accuracy:.3f}")
-                  + f" ({row.seconds:.0f} s)", file=sys.stderr, flush=True)  # the cell's log: progress as it goes
+            validated = "" if metrics is None else (f", validation loss {row.val_loss:.4f}, "
+                                                     f"accuracy {row.val_accuracy:.3f}")
+            print(f"epoch {epoch}: train loss {row.train_loss:.4f}, train accuracy {row.train_accuracy:.3f}{validated}"
+                  f" ({row.seconds:.0f} s)", file=sys.stderr, flush=True)  # the cell's log: progress as it goes
             if (row.val_loss is not None and not math.isfinite(row.val_loss)) or train_loss > self.limit:
                 raise TrainingDiverged(
                     f"training diverged at epoch {epoch} (train loss {train_loss:.3g}, val loss "

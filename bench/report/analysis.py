@@ -108,7 +108,8 @@ def crossover(rows: list[dict], task: str, compare: Callable[[dict, dict], Any] 
         trained = [r for r in rows if r["family"] == TRAINING and str(r["budget"]) == b]
         prompted = [r for r in rows if r["family"] == PROMPTING and (str(r["budget"]) == b or not r["uses_labels"])]
         if trained and prompted:
-            per_budget.append((b, max(trained, key=lambda r: r["accuracy"]), max(prompted, key=lambda r: r["accuracy"])))
+            per_budget.append((b, max(trained, key=lambda r: r["accuracy"]),
+                               max(prompted, key=lambda r: r["accuracy"])))
     if not per_budget:
         return None
     name = lambda r: (r["strategy"] + (" tuned" if r.get("tuned") else "")  # noqa: E731

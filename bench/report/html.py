@@ -128,7 +128,8 @@ def _task(index: int, name: str, board: Leaderboard, details: dict, keys: dict, 
     first = next((d.record for d in records if d.record.ok and d.record.data is not None), None)
     if first is not None:
         out["about"] = (f"{first.config.task.get('description', '')}. Train {first.data.n_train_pool}, "
-                        f"test {first.data.n_test}; data: {first.data.source}; fingerprint {first.data.fingerprint[:12]}.")
+                        f"test {first.data.n_test}; data: {first.data.source}; "
+                        f"fingerprint {first.data.fingerprint[:12]}.")
     notes = {d.note for d in records if d.record.ok and d.note}
     out["data_note"] = "; ".join(sorted(notes)) or None
     if rows.empty:
@@ -232,8 +233,8 @@ def _runs_table(details: list, colours) -> dict:
                   (fmt(c.predict_seconds, "sec"), _value(c.predict_seconds)),
                   (fmt(c.peak_rss_mb, "mb"), _value(c.peak_rss_mb)),
                   (str(len(d.wrong)) if d.confusion else "-", len(d.wrong) if d.confusion else ""), (d.id, d.id)]
-        out.append({"cells": values, "runs": [d.id], "classes": "failed" if not r.ok else "", "title": "", "options": "",
-                    "colour": colours.colour(r.cell.strategy)})
+        out.append({"cells": values, "runs": [d.id], "classes": "failed" if not r.ok else "", "title": "",
+                    "options": "", "colour": colours.colour(r.cell.strategy)})
     return {"headers": headers, "rows": out}
 
 

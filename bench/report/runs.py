@@ -104,7 +104,8 @@ def summary(record: Record) -> list[tuple[str, str]]:
     m, c, d = record.metrics, record.cost, record.data
     if m is not None:
         low, high = m.accuracy_ci95
-        rows += [("accuracy", f"{fmt(m.accuracy, 'pct')} % (bootstrap 95 % interval {fmt(low, 'pct')}-{fmt(high, 'pct')})"),
+        interval = f"bootstrap 95 % interval {fmt(low, 'pct')}-{fmt(high, 'pct')}"
+        rows += [("accuracy", f"{fmt(m.accuracy, 'pct')} % ({interval})"),
                  ("macro-F1", f"{fmt(m.macro_f1, 'pct')} %")]
         rows += [(f"F1 {name}", f"{fmt(value, 'pct')} %") for name, value in m.per_class_f1.items()]
     rows += [(what, fmt(value, kind) + unit) for what, value, kind, unit in (
@@ -114,8 +115,8 @@ def summary(record: Record) -> list[tuple[str, str]]:
         ("peak memory", c.peak_rss_mb, "mb", " MB"), ("memory before the strategy", c.baseline_rss_mb, "mb", " MB"),
         ("peak GPU memory", c.peak_gpu_mb, "mb", " MB")) if value is not None]
     if d is not None:
-        rows += [("training examples", f"{d.n_train} (of a pool of {d.n_train_pool})"), ("test examples", str(d.n_test)),
-                 ("data", d.source), ("data fingerprint", d.fingerprint[:16])]
+        rows += [("training examples", f"{d.n_train} (of a pool of {d.n_train_pool})"),
+                 ("test examples", str(d.n_test)), ("data", d.source), ("data fingerprint", d.fingerprint[:16])]
         rows += [("data note", note) for note in d.notes]
     if record.training is not None:
         t = record.training

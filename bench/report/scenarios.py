@@ -95,12 +95,14 @@ def forgetting_rows(board: Leaderboard) -> list[dict]:
         for k in ("zero_shot_before", "zero_shot_after"):
             values = [getattr(p, k) for p in results if getattr(p, k) is not None]
             m[k] = mean(values) if values else None
-        rows.append({STRATEGY: pairs[0][0].cell.strategy, "strategy": name, "trained on": task, "budget": budget, "probe task": probe,
-                     "seeds": len(results), "knn before %": _pct(m["knn_before"]), "knn after %": _pct(m["knn_after"]),
+        rows.append({STRATEGY: pairs[0][0].cell.strategy, "strategy": name, "trained on": task, "budget": budget,
+                     "probe task": probe, "seeds": len(results),
+                     "knn before %": _pct(m["knn_before"]), "knn after %": _pct(m["knn_after"]),
                      "knn lost": _points(m["knn_before"], m["knn_after"]),
                      "linear before %": _pct(m["linear_before"]), "linear after %": _pct(m["linear_after"]),
                      "linear lost": _points(m["linear_before"], m["linear_after"]),
-                     "zero-shot before %": _pct(m["zero_shot_before"]), "zero-shot after %": _pct(m["zero_shot_after"])})
+                     "zero-shot before %": _pct(m["zero_shot_before"]),
+                     "zero-shot after %": _pct(m["zero_shot_after"])})
     return rows
 
 
@@ -111,7 +113,8 @@ def update_means(group: list[Record]) -> dict:
         for step in record.update.steps:
             modes.setdefault(step.mode, []).append(step)
     return {"before": mean(r.update.accuracy_before for r in group),
-            **{mode: (mean(s.seconds for s in steps), mean(s.accuracy for s in steps)) for mode, steps in modes.items()}}
+            **{mode: (mean(s.seconds for s in steps), mean(s.accuracy for s in steps))
+               for mode, steps in modes.items()}}
 
 
 def update_groups(board: Leaderboard) -> dict[tuple, list[Record]]:
@@ -148,9 +151,9 @@ TABLES = {  # section title, what it says, headers, rows
               SHIFT_HEADERS, shift_rows),
     "forgetting": ("Forgetting", "Each fine-tuned encoder probed on other tasks (`--probe`): k nearest neighbours "
                    "(k=4) and a logistic-regression head on its frozen, mean-pooled features, before (the original "
-                   "encoder) and after the fine-tune. Lost = before - after, in points; zero-shot: a fine-tuned language "
-                   "model prompted on the probe task, before and after. Frozen encoders (knn, rag, head-only) lose "
-                   "nothing by construction.", FORGETTING_HEADERS, forgetting_rows),
+                   "encoder) and after the fine-tune. Lost = before - after, in points; zero-shot: a fine-tuned "
+                   "language model prompted on the probe task, before and after. Frozen encoders (knn, rag, "
+                   "head-only) lose nothing by construction.", FORGETTING_HEADERS, forgetting_rows),
     "update": ("Keeping up", "Fitted on part of the training sample first, then given the rest as new labelled "
                "data (`--update SHARE`): retrain = a fresh fit on old + new; incremental = the strategy's own update "
                "(knn and rag add the new examples to their index; lora, full, partial and head-only train on from "

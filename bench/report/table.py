@@ -23,7 +23,7 @@ from typing import Any
 from bench.data import sampling
 from bench.report import analysis, paired
 from bench.run import store
-from bench.run.records import Record
+from bench.run.records import FP32_ANSWERS, Record
 
 COLUMNS = [  # (key in the row, header, short header for the terminal, format)
     ("accuracy", "accuracy", "acc %", "pct"),
@@ -136,8 +136,9 @@ def changed_protocol(strategy: str, tuning) -> str:
 
 
 def changed_precision(precision: str) -> str:
-    """"precision=bf16" for a record computed in bf16, so it is a row of its own beside fp32 ones; "" for fp32."""
-    return "" if precision == "fp32" else f"precision={precision}"
+    """"precision=bf16" for a record computed in bf16, so it is a row of its own beside fp32 ones; "" for fp32
+    and for bf16-checked, whose answers are fp32's (the same cell: bench.run.records.cell_identity)."""
+    return "" if precision in FP32_ANSWERS else f"precision={precision}"
 
 
 def changed_options(strategy: str, config: dict) -> str:

@@ -2,18 +2,24 @@
 
 Precision (`cell_precision`): "auto", the default, computes in bfloat16
 wherever the hardware does so natively (a GPU that supports it, Ampere and
-later, or a CPU with AVX512-BF16 or AMX instructions) for the strategies that
-declare `bf16 = "auto"`: the fine-tunes, which train and predict under bf16
-autocast (bench.engines.training and bench.engines.classifier; weights and
-optimiser stay float32), where a format's rounding is small beside the
-spread over seeds. The prompting strategies declare `bf16 = "requested"`:
-they score in bf16 only with `--precision bf16` (bench.engines.scoring: bf16
-weights, the final norm and output layer in float32), because they compare
-label probabilities that often differ in the second decimal, and bf16 moves
-those close calls (4.5 % of the calibrated imdb answers of SmolLM2, 1.5
-points; leaderboard/NOTES.md). Everything else (`bf16 = "never"`) and every
-cell under `--precision fp32` computes in float32. A cell's precision is part
-of its key when it is not fp32, and its record says which it ran in.
+later, or a CPU with AVX512-BF16 or AMX instructions). What that means
+depends on the strategy's `bf16` trait:
+- "auto", the fine-tunes: they train and predict under bf16 autocast
+  (bench.engines.training and bench.engines.classifier; weights and optimiser
+  stay float32), where a format's rounding is small beside the spread over
+  seeds;
+- "checked", the prompting strategies: they compare label probabilities that
+  often differ in the second decimal, and bf16 alone moves those close calls
+  (4.5 % of the calibrated imdb answers of SmolLM2, 1.5 points;
+  leaderboard/NOTES.md). So they score every text in bf16 and score again in
+  float32 each text whose two likeliest labels lie within a margin that bf16's
+  rounding could cross ("bf16-checked", bench.engines.scoring): float32's
+  answers at close to bf16's speed. `--precision bf16` scores in bf16 alone;
+- "never", everything else: float32.
+Every cell under `--precision fp32` computes in float32. A cell's precision is
+part of its key when it is bf16 (bf16-checked answers as fp32 does, so it is
+fp32's cell: bench.run.records.cell_identity), and its record says which it
+ran in.
 
 Inference batches are sized for the CPU by the strategies' options;
 `inference_batch_scale` is how many times that a GPU takes, from its memory.
@@ -57,12 +63,14 @@ def bf16_supported(device: str) -> bool:
 
 
 def cell_precision(requested: str, device: str, strategy_bf16: str) -> str:
-    """What a strategy computes in, from the precision asked for and its `bf16` trait ("auto", "requested" or
-    "never"): "bf16" when asked for and the strategy can; under "auto" only where the hardware has bf16 and the
-    strategy's trait is "auto"; otherwise "fp32"."""
+    """What a strategy computes in, from the precision asked for and its `bf16` trait ("auto", "checked",
+    "requested" or "never"): "bf16" when asked for and the strategy can; under "auto", where the hardware has
+    bf16, "bf16" for the trait "auto" and "bf16-checked" for "checked"; otherwise "fp32"."""
     resolved = resolve_precision(requested, device)
     if resolved == "fp32" or strategy_bf16 == "never" or (strategy_bf16 == "requested" and requested != "bf16"):
         return "fp32"
+    if strategy_bf16 == "checked" and requested == "auto":
+        return "bf16-checked"
     return resolved
 
 

@@ -101,8 +101,9 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as exc:
-        raise BenchError(f"--ray-address {address}: no Ray cluster answers there ({exc.strerror or exc}); start one "
-                         "with `ray start --head`, or leave --ray-address out to start a local one for the run") from None
+        raise BenchError(f"--ray-address {address}: no Ray cluster answers there ({exc.strerror or exc}); start "
+                         "one with `ray start --head`, or leave --ray-address out to start a local one for the run"
+                         ) from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -274,7 +275,8 @@ def run_here(payload: dict, data: dict, log: Path, token: str, max_memory_mb: fl
             return {"result": result}
         files = folder / "artifacts"
         return {"result": result, "log": (folder / "cell.log").read_text(errors="replace")[-LOG_TAIL:],
-                "artifacts": {str(p.relative_to(files)): p.read_bytes() for p in sorted(files.rglob("*")) if p.is_file()}}
+                "artifacts": {str(p.relative_to(files)): p.read_bytes()
+                              for p in sorted(files.rglob("*")) if p.is_file()}}
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)

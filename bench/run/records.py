@@ -28,6 +28,7 @@ from bench.errors import BenchError
 
 SCHEMA = 2  # the record's layout
 KEY_VERSION = 2  # what goes into the key
+FP32_ANSWERS = ("fp32", "bf16-checked")  # precisions whose answers are float32's: one key (cell_identity)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class RunConfig:
     device: str
     task_ref: str  # the task as asked for: a name or a card's path
     data_override: str | None  # --data TASK=PATH
-    precision: str = "fp32"  # what the arithmetic ran in: "fp32" or "bf16" (bench.run.device); older records: fp32
+    precision: str = "fp32"  # what the arithmetic ran in: "fp32", "bf16" or "bf16-checked" (bench.run.device);
+    # older records: fp32
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,8 @@ class ProbeResult:
 class UpdateStep:
     """One way of absorbing the new examples, and the test result after it."""
 
-    mode: str  # "retrain": a fresh fit on old + new; "incremental": the strategy's own update (index add, more training)
+    mode: str  # "retrain": a fresh fit on old + new; "incremental": the strategy's own update (index add,
+    # more training)
     seconds: float
     accuracy: float
     macro_f1: float
@@ -296,7 +299,8 @@ def cell_identity(task: str, task_inputs: dict, data_fingerprint: str, strategy:
 
     `tuning` (trials and protocol version) is there only for tuned cells, `scenario` (the other tasks'
     fingerprints and prompt fields, the update share) only for scenario cells, and `precision` only where it is
-    not fp32, so other keys stay as they were.
+    not fp32, so other keys stay as they were. "bf16-checked" is fp32's cell: its answers are fp32's (a bf16 pass
+    whose close calls are scored again in fp32, bench.engines.scoring), so either record answers for the other.
     """
     identity = {"key_version": KEY_VERSION, "task": task, "data_fingerprint": data_fingerprint,
                 "task_inputs": task_inputs, "strategy": strategy, "config": config, "model": model, "seed": seed,
@@ -305,7 +309,7 @@ def cell_identity(task: str, task_inputs: dict, data_fingerprint: str, strategy:
         identity["tuning"] = tuning
     if scenario:
         identity["scenario"] = scenario
-    if precision != "fp32":
+    if precision not in FP32_ANSWERS:
         identity["precision"] = precision
     return identity
 

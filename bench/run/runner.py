@@ -101,7 +101,8 @@ def make_record(p: Planned, result: dict, started_at: str | None) -> Record:
     try:
         where = dataclasses.replace(provenance, machine=build(dict, result.get("machine") or provenance.machine,
                                                               "worker result machine"),
-                                    placement=build(Placement | None, result.get("placement"), "worker result placement"))
+                                    placement=build(Placement | None, result.get("placement"),
+                                                    "worker result placement"))
         return Record(**base, provenance=where, **{k: build(hints[k], v, f"worker result {k}") for k, v in raw.items()})
     except RecordError as exc:
         return Record(**base, provenance=provenance, status="failed", error=f"the worker's result is malformed: {exc}")

@@ -51,7 +51,8 @@ def load_study(path: str | Path, device: str = "auto", precision: str = "auto") 
     raw = read_toml(path, "study")
     unknown = sorted(set(raw) - {"results", "grid"})
     if unknown:
-        raise BenchError(f"study {path}: unknown field(s) {', '.join(unknown)}; a study has results and [[grid]] tables")
+        raise BenchError(f"study {path}: unknown field(s) {', '.join(unknown)}; "
+                         "a study has results and [[grid]] tables")
     grids = raw.get("grid")
     if not isinstance(grids, list) or not grids or not all(isinstance(g, dict) for g in grids):
         raise BenchError(f"study {path}: give at least one [[grid]] table")
@@ -81,7 +82,8 @@ def _grid(raw: dict, device: str, folder: Path, precision: str = "auto") -> Grid
     if any(isinstance(b, str) for b in budgets):
         raise BenchError(f"budgets must be numbers of labels per class or {ALL!r}")
     options, data = raw.get("options", {}), raw.get("data", {})
-    if not isinstance(options, dict) or not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+    paths_ok = isinstance(data, dict) and all(isinstance(v, str) for v in data.values())
+    if not isinstance(options, dict) or not paths_ok:
         raise BenchError("options must be a table of NAME = value, and data a table of TASK = \"path\"")
     baseline = raw.get("baseline", True)
     if not isinstance(baseline, bool):

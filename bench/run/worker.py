@@ -63,7 +63,8 @@ def checked_outputs(predictions, proba, n: int, k: int):
         if proba.shape != (n, k):
             raise RuntimeError(f"predict_proba returned shape {proba.shape}, expected ({n}, {k})")
         if not np.isfinite(proba).all():
-            raise RuntimeError(f"predict_proba returned NaN or infinite scores for {int((~np.isfinite(proba)).any(axis=1).sum())} texts")
+            bad = int((~np.isfinite(proba)).any(axis=1).sum())
+            raise RuntimeError(f"predict_proba returned NaN or infinite scores for {bad} texts")
         predictions = proba.argmax(axis=1)
     values = list(predictions)
     if len(values) != n:
@@ -112,7 +113,8 @@ def run_cell(job: dict) -> dict:
         raise RuntimeError("the task data handed to the worker does not match its fingerprint")
     fit_card, fit_data, mapping = card, data, None  # what the strategy learns from: the cell's task, or under a
     if scenario.get("train_on"):                    # domain shift (bench.scenarios.shift) another task
-        fit_card, fit_data = cards.from_json(scenario["train_on"]["card"]), TaskData.from_json(scenario["train_on"]["data"])
+        train_on = scenario["train_on"]
+        fit_card, fit_data = cards.from_json(train_on["card"]), TaskData.from_json(train_on["data"])
         mapping = tuple(scenario["train_on"]["label_map"])
     cls = STRATEGIES.get(cell["strategy"])
     config = config_from_json(cls.Config, job["config"])
