@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
+    from bench.contracts import traits
     from bench.data.loading import resolve
     from bench.engines.scoring import LabelScorer
-    from bench.contracts import traits
     from bench.models.local import use_offline_hub
     from bench.registry import STRATEGIES
     from bench.run.device import cell_precision
