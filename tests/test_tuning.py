@@ -155,7 +155,15 @@ def test_the_tuning_table_never_averages_trials_scored_under_different_protocols
 
     rows = table([tuned(0, 1, 0.6), tuned(1, 1, 0.7), tuned(0, 2, 0.8)])
     assert [(r.protocol, r.score, r.cells) for r in rows] == [(2, 0.8, 1), (1, 0.65, 2)]
-    assert "| lora | m | 2 | learning_rate=0.001 | 80.0 | 1 | 1 |" in markdown(rows)
+    assert "| lora | m | 2 | - | learning_rate=0.001 | 80.0 | 1 | 1 | 2.0 | default |" in markdown(rows)
+
+    # nor trials of a recipe set by hand (a defaults study: the same cells and folds, one option changed)
+    hand = tuned(0, 2, 0.9)
+    hand = dataclasses.replace(hand, config=dataclasses.replace(hand.config, strategy={"attention_dropout": 0.0}))
+    rows = table([tuned(0, 2, 0.8), tuned(1, 2, 0.6), hand])
+    assert [(r.recipe, r.score, r.cells, r.default) for r in rows] == [("", 0.7, 2, True),
+                                                                      ("attention_dropout=0.0", 0.9, 1, False)]
+    assert "| lora | m | 2 | attention_dropout=0.0 | learning_rate=0.001 | 90.0 | 1 | 1 | 2.0 |  |" in markdown(rows)
 
 
 def test_paired_statistics_agree_with_a_hand_computation():
@@ -234,6 +242,10 @@ def test_select_only_chooses_on_training_labels_and_never_scores_the_test_split(
     assert len(record.tuning.trials) == 3 and record.tuning.chosen and record.cost.tune_seconds > 0
     table = run_bench("tuning", "--results", results)
     assert table.returncode == 0 and table.stdout.count("| tfidf |") == 3 and "| default |" in table.stdout
+    assert run_bench("tuning", "--results", results, "--tasks", "reviews", "--budgets", "all").stdout == table.stdout
+    other = run_bench("tuning", "--results", results, "--budgets", "8")  # no cell at that budget: one line, exit 2
+    assert other.returncode == 2 and other.stderr.strip().endswith(
+        "records for these tasks and budgets; run `bench run --tune N`") and "Traceback" not in other.stderr
     board = (Path(results) / "LEADERBOARD.md").read_text()
     assert "| tfidf" not in board  # a choice without a test score is no leaderboard row
 

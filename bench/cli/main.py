@@ -168,9 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     tune = sub.add_parser("tuning", help="the configurations the tuner tried, scored on training labels only",
                           description="Prints, per strategy, each configuration's mean validation accuracy over the "
                           "tuned cells of a results folder (the table defaults are chosen from; TUNING.md).",
-                          epilog="examples:\n  bench tuning --results leaderboard/defaults",
+                          epilog="examples:\n  bench tuning --results leaderboard/defaults\n"
+                          "  bench tuning --results leaderboard leaderboard/defaults --tasks imdb --budgets all",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    _results_folder(tune)
+    tune.add_argument("--results", type=Path, nargs="+", default=[Path("results")], metavar="DIR",
+                      help="the results folders to read, their tuned cells pooled (default: results)")
+    tune.add_argument("--tasks", nargs="+", metavar="TASK", help="only these tasks' cells (default: all)")
+    tune.add_argument("--budgets", nargs="+", metavar="N", help="only these budgets' cells: labels per class, "
+                      "or 'all' (default: all budgets)")
 
     migrate = sub.add_parser("migrate", help="upgrade a results folder's records to this bench's record schema",
                              description="Rewrites records of an older schema in the current one (re-keyed, "

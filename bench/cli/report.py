@@ -43,15 +43,22 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_tuning(args) -> int:
+    from bench.data import sampling
     from bench.report import tuning
     from bench.report.table import load
 
-    results = results_folder(args.results)
-    if not (results / "records").is_dir():
-        raise BenchError(f"no records in {results}/records; run `bench run --tune N` first or pass --results DIR")
-    board = load(results)
-    rows = tuning.table(board.ok + board.selections)
+    records = {}  # key -> record: a cell recorded in two of the folders counts once
+    for folder in args.results:
+        results = results_folder(folder)
+        if not (results / "records").is_dir():
+            raise BenchError(f"no records in {results}/records; run `bench run --tune N` first or pass --results DIR")
+        board = load(results)
+        records.update((r.key, r) for r in board.ok + board.selections)
+    rows = tuning.table([r for r in records.values() if (args.tasks is None or r.cell.task in args.tasks)
+                         and (args.budgets is None or sampling.name(r.cell.budget) in args.budgets)])
     if not rows:
-        raise BenchError(f"no tuned records in {results}/records; run `bench run --tune N`")
+        where = " and ".join(f"{f}/records" for f in args.results)
+        narrowed = " for these tasks and budgets" if args.tasks or args.budgets else ""
+        raise BenchError(f"no tuned records in {where}{narrowed}; run `bench run --tune N`")
     print(tuning.markdown(rows), end="")
     return 0
