@@ -134,6 +134,10 @@ def test_a_trained_strategys_trials_train_on_the_whole_fold_and_choose_the_epoch
                         prior=("records/spam/old.json", older))
     assert calls == [] and again.info.trials == tuned.info.trials and again.config == tuned.config
     assert again.info.trials_from == "records/spam/old.json" and again.info.version == 3
+    # and so are a --select-only record's, run under today's rules
+    chosen = tuning.tune(Spy, base, "all-MiniLM-L6-v2", RunContext(device="cpu", seed=0), pool, card, 2,
+                         prior=("records/spam/chosen.json", tuned.info))
+    assert calls == [] and chosen.config == tuned.config and chosen.info.trials_from == "records/spam/chosen.json"
     # the search's cost, paid by that record (both sides rounded to the record's hundredths)
     assert again.info.seconds >= round(sum(t.seconds for t in tuned.info.trials), 2)
     for stale in (dataclasses.replace(older, version=1),  # other trial rules
@@ -270,6 +274,15 @@ def test_a_cell_tuned_under_the_older_protocol_lends_its_trials_to_the_plan(tmp_
     assert new.key != old.key and new.job["prior_trials"]["record"] == str(old.path.relative_to(tmp_path))
     assert tuple(new.job["prior_trials"]["tuning"]["trials"][0]["best_epochs"]) == (4, 5, 6)
     assert tfidf.job["prior_trials"] is None  # its rules never changed: nothing older to borrow from
+
+    # A --select-only record of the same cell (its choice, under today's rules) lends its trials first
+    [chooser] = plan([dataclasses.replace(cells[0], select_only=True)], tmp_path)
+    assert chooser.key != new.key and chooser.job["prior_trials"] is None  # a choice borrows from choices only
+    chosen = dataclasses.replace(record, metrics=None, tuning=dataclasses.replace(record.tuning, version=3))
+    store.write_new(chooser.path, chosen)
+    new, _ = plan(cells, tmp_path)
+    assert new.job["prior_trials"]["record"] == str(chooser.path.relative_to(tmp_path))
+    assert new.job["prior_trials"]["tuning"]["version"] == 3
 
     # An option added after records existed changes no key while it is at its default
     head_only = STRATEGIES.get("head-only")

@@ -186,18 +186,22 @@ def keyed_config(cls: type, config: dict) -> dict:
 
 
 def _prior_trials(tuning: dict | None, where: Callable, results: Path) -> dict | None:
-    """The trials of this cell's record under an older protocol whose trial rules are the current ones
-    (bench.run.tuning.TRIALS_AS_IN), for the tuner to reuse instead of running them again; None if none."""
+    """Trials this cell's tuner may reuse instead of running them again, with the record they come from: the
+    same cell's `--select-only` record (its choice, made under the same rules), or its record under an older
+    protocol whose trial rules are the current ones (bench.run.tuning.TRIALS_AS_IN); None if neither exists."""
     from bench.run.tuning import TRIALS_AS_IN
 
-    older = TRIALS_AS_IN.get(tuning["protocol"]) if tuning else None
-    if older is None:
+    if not tuning:
         return None
-    _, path = where({**tuning, "protocol": older})
-    record = store.done(path)
-    if record is None or record.tuning is None:
-        return None
-    return {"record": str(path.relative_to(results)), "tuning": dataclasses.asdict(record.tuning)}
+    lenders = [] if tuning.get("select_only") else [{**tuning, "select_only": True}]
+    if tuning["protocol"] in TRIALS_AS_IN:
+        lenders.append({**tuning, "protocol": TRIALS_AS_IN[tuning["protocol"]]})
+    for lender in lenders:
+        _, path = where(lender)
+        record = store.done(path)
+        if record is not None and record.tuning is not None:
+            return {"record": str(path.relative_to(results)), "tuning": dataclasses.asdict(record.tuning)}
+    return None
 
 
 def _artifact(package: str):

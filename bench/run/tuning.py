@@ -50,6 +50,10 @@ Versions (`protocol_version(cls)`, part of a tuned cell's key; records keep thei
    lends its recorded trials to the same cell under version 3 (bench.run.plan
    finds the record): only the refit runs again, and the record names the
    record its trials came from (`TuningInfo.trials_from`).
+
+A `--select-only` record lends its trials the same way to the same cell tuned
+in full (bench.run.plan): a study of defaults that chose on training labels
+leaves only the refit to run when the cell is later tuned and tested.
 """
 
 from __future__ import annotations
@@ -163,8 +167,10 @@ def tune(cls: type, base: Any, model: str | None, context: RunContext, train: Sp
 
 
 def _same_trials(prior: TuningInfo, cls: type, protocol: str, tries: list[dict]) -> bool:
-    """Whether a recorded tuning ran the trials this one would: the same trial rules, folds and options."""
-    return (TRIALS_AS_IN.get(protocol_version(cls)) == prior.version and prior.protocol == protocol
+    """Whether a recorded tuning ran the trials this one would: the same trial rules (this version's, or an
+    older version's that runs them alike), folds and options."""
+    version = protocol_version(cls)
+    return (prior.version in (version, TRIALS_AS_IN.get(version)) and prior.protocol == protocol
             and [t.options for t in prior.trials] == tries)
 
 
