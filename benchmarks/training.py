@@ -7,7 +7,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/training.py --strategies lora full --models SmolLM2-135M-Instruct
     .venv/bin/python benchmarks/training.py --json results/benchmarks/training.json
     .venv/bin/python benchmarks/training.py --precisions fp32 bf16    # the two side by side
-    .venv/bin/python benchmarks/training.py --attention-dropouts default 0   # with and without
+    .venv/bin/python benchmarks/training.py --attention-dropouts model 0   # with the model's own and without
 
 Each strategy is trained in its own process (so its peak memory is its own) on
 the same stratified sample of the task's training pool, for a fixed number of
@@ -44,7 +44,7 @@ STRATEGIES = ("head-only", "lora", "full", "partial")
 
 
 def measure(task: str, strategy: str, model: str | None, examples: int, epochs: int, device: str, seed: int,
-            precision: str = "auto", attention_dropout: float | None = None) -> dict:
+            precision: str = "auto", attention_dropout: float | None | str = "default") -> dict:
     """Train one strategy in this process and return its figures."""
     import resource
 
@@ -62,7 +62,7 @@ def measure(task: str, strategy: str, model: str | None, examples: int, epochs: 
     seed_everything(seed)
     # max_train_examples includes the validation tenth: train on `examples`, validate on a tenth more
     options = {"max_train_examples": examples + max(2, examples // 9), "val_fraction": 0.1, "epochs": epochs}
-    if attention_dropout is not None:
+    if attention_dropout != "default":  # None: the model's own; "default": bench's default
         options["attention_dropout"] = attention_dropout
     strategy = build_strategy(strategy, options, model, RunContext(device=device, precision=precision, seed=seed))
     if device.startswith("cuda"):
@@ -117,14 +117,15 @@ def training_gflop_per_second(strategy, pool, card, seed: int, training) -> floa
     return round(flops / seconds / 1e9, 1)
 
 
-def dropout_value(text: str) -> float | None:
-    """An --attention-dropouts value: 'default' (None, the model's own) or a probability."""
-    return None if text == "default" else float(text)
+def dropout_value(text: str) -> float | None | str:
+    """An --attention-dropouts value: 'default' (the strategies' default), 'model' (None: the model's own) or a
+    probability."""
+    return {"default": "default", "model": None}.get(text) if text in ("default", "model") else float(text)
 
 
-def dropout_name(value: float | None) -> str:
+def dropout_name(value: float | None | str) -> str:
     """The --attention-dropouts text of a value (dropout_value's inverse)."""
-    return "default" if value is None else str(value)
+    return "model" if value is None else str(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16"],
                         help="measure each strategy in each of these (default: auto, what bench run uses)")
     parser.add_argument("--attention-dropouts", nargs="+", default=["default"], type=dropout_value,
-                        help="measure with each of these attention dropouts ('default': the model's own)")
+                        help="measure with each of these attention dropouts ('default': the strategies' "
+                        "default, 0; 'model': the model's own)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one strategy, print JSON

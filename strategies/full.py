@@ -10,8 +10,9 @@ validation split, curves, best-epoch rule and early stopping).
 
 Defaults (TUNING.md says how they were chosen): at most 500 training
 examples (400 train + 100 validation), up to 10 epochs with early stopping
-after 2 without a new best, batch 8, learning rate 5e-5, the model's own
-dropout (`attention_dropout=0` trains faster on a CPU: bench.engines.classifier).
+after 2 without a new best, batch 8, learning rate 5e-5, no dropout on the
+attention probabilities (`attention_dropout`, shared by the fine-tunes:
+bench.engines.classifier; `None` keeps the model's own).
 """
 
 from __future__ import annotations

@@ -141,9 +141,25 @@ def changed_precision(precision: str) -> str:
     return "" if precision in FP32_ANSWERS else f"precision={precision}"
 
 
+@functools.cache
+def _absent(strategy: str) -> dict:
+    """Options whose default changed after records existed, and the value a record that lacks them ran with
+    (the field's metadata "absent")."""
+    from bench.registry import STRATEGIES
+
+    try:
+        fields = dataclasses.fields(STRATEGIES.get(strategy).Config)
+    except Exception:  # a strategy no longer installed
+        return {}
+    return {f.name: f.metadata["absent"] for f in fields if "absent" in f.metadata}
+
+
 def changed_options(strategy: str, config: dict) -> str:
-    """The options in which a record's configuration differs from the strategy's defaults, as "k=v, ..."."""
+    """The options in which a record's configuration differs from the strategy's defaults, as "k=v, ..."; an
+    option the record lacks counts at the value it had before the option existed, where that is not today's."""
     defaults = _defaults(strategy)
+    config = {**{k: v for k, v in _absent(strategy).items() if defaults is not None and defaults.get(k) != v},
+              **config}
     return ", ".join(f"{k}={v}" for k, v in sorted(config.items())
                      if defaults is None or defaults.get(k, object()) != v)
 
