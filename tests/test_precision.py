@@ -169,6 +169,13 @@ def test_bf16_prompt_scoring_agrees_with_fp32_on_real_messages():
     # rows scored twice are fp32's (up to how batching rounds, ~1e-6), the others bf16's
     assert abs(c[rescored] - a[rescored]).max() < 1e-4 and abs(c[~rescored] - b[~rescored]).max() < 1e-6
 
+    # the float32 copy is loaded only for a close call: texts bf16 is sure of never load it
+    sure = [t for t, gap in zip(texts, abs(b[:, 0] - b[:, 1])) if gap > 0.3]
+    lean = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="bf16-checked")
+    lean.setup(card)
+    assert (lean.classify(sure, calibrate=True).argmax(axis=1) == a[abs(b[:, 0] - b[:, 1]) > 0.3].argmax(axis=1)).all()
+    assert lean._referee is None and lean.summary()["check"]["rescored_texts"] == 0 and checked._referee is not None
+
     # per-text demonstrations (rag's way), calibrated: each close call is scored again with its own demonstrations
     demos = [[(data.train.texts[j], data.train.labels[j]) for j in (2 * i, 2 * i + 1)] for i in range(8)]
     exact, fast = fp32.classify(texts[:8], demos=demos, calibrate=True), checked.classify(texts[:8], demos=demos,

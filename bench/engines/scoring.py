@@ -20,7 +20,8 @@ Scoring is the hot path, so:
   (bench.models.local.float32_output); or "bf16-checked", the default where
   the hardware computes bf16: every text is scored in bf16, then each text
   whose two likeliest labels are closer than a margin is scored again by a
-  float32 copy of the model, whose answer it keeps. An answer can flip
+  float32 copy of the model (loaded when the first such text comes), whose
+  answer it keeps. An answer can flip
   between the formats only where bf16 moves each of the two probabilities by
   half the margin; bf16 moves them by a few hundredths (at most 0.075 on the
   real tasks measured, leaderboard/NOTES.md). The margin is `CHECK_MARGIN`,
@@ -100,8 +101,12 @@ class LabelScorer:
         self.stats = ScoringStats()
         self.uncalibrated = None  # label probabilities of the last classify() before calibration
         self._prefix_cache: tuple[tuple[int, ...], object] | None = None
-        # "bf16-checked": a float32 scorer of the same model, for the close calls
-        self.referee = LabelScorer(model, device, batch_tokens, max_batch) if precision == "bf16-checked" else None
+        # "bf16-checked": a float32 scorer of the same model for the close calls, loaded when the first one comes
+        # (a cell with none never holds the float32 copy); `_setup_args` is what it is set up with then
+        self.checked = precision == "bf16-checked"
+        self._referee_args = (model, device, batch_tokens, max_batch)
+        self._referee: LabelScorer | None = None
+        self._setup_args: tuple = ()
 
     # ---- prompts -------------------------------------------------------------
 
@@ -118,8 +123,18 @@ class LabelScorer:
         if len(set(map(tuple, self.label_ids))) < len(words):
             raise BenchError(f"task {task.name}: two label words have the same tokens; fix label_words in the card")
         self.stats = ScoringStats()
-        if self.referee is not None:
-            self.referee.setup(task, demo_tokens)
+        self._setup_args = (task, demo_tokens)
+        if self._referee is not None:
+            self._referee.setup(task, demo_tokens)
+
+    @property
+    def referee(self) -> LabelScorer | None:
+        """The float32 scorer of a "bf16-checked" scorer (None otherwise), loaded and set up on first use."""
+        if self.checked and self._referee is None:
+            self._referee = LabelScorer(*self._referee_args)
+            if self._setup_args:
+                self._referee.setup(*self._setup_args)
+        return self._referee
 
     def tokens(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False).input_ids
@@ -169,7 +184,7 @@ class LabelScorer:
                  demos: Sequence[Sequence[tuple[str, int]]] | None = None, calibrate: bool = False):
         """(n, K) label probabilities; `demos[i]` are text i's own demonstrations."""
         probs = self._classify(texts, shared_demos, demos, calibrate)
-        if self.referee is not None:
+        if self.checked:
             probs = self._check(probs, texts, shared_demos, demos, calibrate)
         return probs
 
@@ -199,13 +214,14 @@ class LabelScorer:
 
         top_two = np.sort(probs, axis=1)[:, -2:]
         gap = top_two[:, 1] - top_two[:, 0]
-        referee, stats, out = self.referee, self.stats, probs.copy()
+        stats, out = self.stats, probs.copy()
         done = np.zeros(len(probs), dtype=bool)
         while True:
             margin = max(CHECK_MARGIN, 4 * stats.checked_largest_shift)
             close = np.flatnonzero((gap < margin) & ~done)
             if not len(close):
                 return out
+            referee = self.referee  # loaded here, the first time a text is close
             exact = referee._classify([texts[i] for i in close], shared_demos,
                                       None if demos is None else [demos[i] for i in close], calibrate)
             stats.checked_texts += len(close)
@@ -321,7 +337,7 @@ class LabelScorer:
                 "max_batch": self.max_batch, **extra, **self._check_summary()}
 
     def _check_summary(self) -> dict:
-        if self.referee is None:
+        if not self.checked:
             return {}
         stats = self.stats
         return {"check": {"margin": round(max(CHECK_MARGIN, stats.checked_margin), 4),
