@@ -163,11 +163,11 @@ def test_the_tuning_table_never_averages_trials_scored_under_different_protocols
 
     # nor trials of a recipe set by hand (a defaults study: the same cells and folds, one option changed)
     hand = tuned(0, 2, 0.9)
-    hand = dataclasses.replace(hand, config=dataclasses.replace(hand.config, strategy={"attention_dropout": 0.0}))
+    hand = dataclasses.replace(hand, config=dataclasses.replace(hand.config, strategy={"attention_dropout": 0.25}))
     rows = table([tuned(0, 2, 0.8), tuned(1, 2, 0.6), hand])
     assert [(r.recipe, r.score, r.cells, r.default) for r in rows] == [("", 0.7, 2, True),
-                                                                      ("attention_dropout=0.0", 0.9, 1, False)]
-    assert "| lora | m | 2 | attention_dropout=0.0 | learning_rate=0.001 | 90.0 | 1 | 1 | 2.0 |  |" in markdown(rows)
+                                                                      ("attention_dropout=0.25", 0.9, 1, False)]
+    assert "| lora | m | 2 | attention_dropout=0.25 | learning_rate=0.001 | 90.0 | 1 | 1 | 2.0 |  |" in markdown(rows)
 
 
 def test_paired_statistics_agree_with_a_hand_computation():

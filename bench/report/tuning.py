@@ -6,7 +6,7 @@ configuration's mean validation accuracy over the cells that tried it, how
 many cells tried it and chose it, and its mean seconds per trial. Trials
 under different versions of the protocol (bench.run.tuning) are scored by
 different rules, and trials of a recipe set by hand (`--set
-attention_dropout=0`, another task card, another numeric format) train
+attention_dropout=None`, another task card, another numeric format) train
 something else, so each is a row of its own: a defaults study sets one recipe
 beside another over the same cells and folds. Test accuracy is never read
 here: this is the table from which defaults are chosen (TUNING.md).
