@@ -144,13 +144,12 @@ def test_partial_and_full_counts():
     assert full.parameter_counts().trainable == full.parameter_counts().total == MINILM_BASE + HEAD
 
 
-def test_attention_dropout_is_off_by_default_and_the_models_own_when_none():
+def test_attention_dropout_is_off_for_full_and_the_models_own_for_lora_and_partial():
     import torch
 
     from bench.report.table import changed_options
 
-    for strategy in ("full", "partial", "lora"):
-        assert STRATEGIES.get(strategy).Config().attention_dropout == 0.0  # the fine-tunes' default (TUNING.md)
+    assert [STRATEGIES.get(s).Config().attention_dropout for s in ("full", "lora", "partial")] == [0.0, None, None]
     for wanted, expected in ((0.0, 0.0), (0.25, 0.25), (None, 0.1)):  # None: MiniLM's own 0.1
         _, model = load_classifier(MINILM, 2, attention_dropout=wanted)
         assert model.config.attention_probs_dropout_prob == expected
@@ -162,6 +161,7 @@ def test_attention_dropout_is_off_by_default_and_the_models_own_when_none():
     assert changed_options("full", {"learning_rate": 5e-5, "attention_dropout": None}) == "attention_dropout=None"
     assert changed_options("full", {"learning_rate": 5e-5, "attention_dropout": 0.0}) == ""
     assert changed_options("majority", {}) == ""  # a strategy without such an option
+    assert changed_options("lora", {"r": 8}) == "" and changed_options("lora", {"attention_dropout": 0.0}) != ""
 
 
 def test_model_mismatches_are_user_errors():

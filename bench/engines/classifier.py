@@ -19,7 +19,7 @@ the run seed only; loading counts in the fit time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 from bench.contracts import ParameterCounts, RunContext, Split, Strategy, TaskCard, count_parameters
@@ -29,12 +29,12 @@ from bench.errors import BenchError
 
 @dataclass(frozen=True)
 class FineTuneOptions(training.TrainingOptions):
-    # Dropout on the attention probabilities: a number replaces the model's own, None keeps it (all-MiniLM-L6-v2:
-    # 0.1). The default is 0: a step trains 2.7-4x faster on a CPU at 512 tokens (with dropout the fused attention
-    # kernel cannot run, so every head's L x L probabilities are materialised and sampled), and the defaults study
-    # on training splits found it no worse (TUNING.md). Dropout on the hidden layers stays as the model has it.
-    # Records made before this default lack the option, or hold None: they ran with the model's own ("absent").
-    attention_dropout: float | None = field(default=0.0, metadata={"absent": None})
+    # Dropout on the attention probabilities: None keeps the model's own (all-MiniLM-L6-v2: 0.1), a number
+    # replaces it. 0 trains 2.6-4x faster on a CPU at 512 tokens (with dropout the fused attention kernel cannot
+    # run, so every head's L x L probabilities are materialised and sampled). The defaults study on training labels
+    # (TUNING.md) made it full's default (strategies/full.py); lora and partial keep the model's. Dropout on the
+    # hidden layers stays as the model has it either way.
+    attention_dropout: float | None = None
 
     def __post_init__(self):
         super().__post_init__()
