@@ -90,7 +90,10 @@ def test_label_free_prompting_counts_at_every_budget():
 
 def test_when_prompting_stays_ahead_it_says_so():
     cross = _crossover(_grid({8: 0.5, None: 0.6}, {8: 0.7, None: 0.8}, 0.5, noise=0.01))
-    assert not cross.found and "stays ahead" in cross.sentence()
+    assert not cross.found and cross.beyond_noise and "stays ahead" in cross.sentence()
+    tie = _crossover(_grid({8: 0.5, None: 0.80}, {8: 0.7, None: 0.80}, 0.5))  # level at the largest: no winner
+    assert not tie.found and not tie.beyond_noise and "stays ahead" not in tie.sentence()
+    assert "does not overtake prompting" in tie.sentence() and "neither is ahead beyond noise" in tie.sentence()
 
 
 def _tuned(record, version: int = tuning.PROTOCOL_VERSION, precision: str = "fp32"):

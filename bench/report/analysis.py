@@ -76,8 +76,11 @@ class Crossover:
         if self.found:
             return (f"{self.task}: training ({self.trained}) overtakes prompting ({self.prompted}) {where}, "
                     f"by {gap} ({noise}).")
-        return (f"{self.task}: prompting ({self.prompted}) stays ahead of training ({self.trained}) at every "
-                f"budget tried ({gap} at the largest, {noise}).")
+        if self.beyond_noise:
+            return (f"{self.task}: prompting ({self.prompted}) stays ahead of training ({self.trained}) at every "
+                    f"budget tried ({gap} at the largest, {noise}).")
+        return (f"{self.task}: training ({self.trained}) does not overtake prompting ({self.prompted}) at any "
+                f"budget tried, and neither is ahead beyond noise at the largest ({gap}).")
 
 
 def at_their_best(rows: list[dict]) -> list[dict]:
