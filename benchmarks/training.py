@@ -120,7 +120,9 @@ def training_gflop_per_second(strategy, pool, card, seed: int, training) -> floa
 def dropout_value(text: str) -> float | None | str:
     """An --attention-dropouts value: 'default' (the strategies' default), 'model' (None: the model's own) or a
     probability."""
-    return {"default": "default", "model": None}.get(text) if text in ("default", "model") else float(text)
+    if text == "model":
+        return None
+    return text if text == "default" else float(text)
 
 
 def dropout_name(value: float | None | str) -> str:

@@ -31,8 +31,7 @@ def make_record(task: str, strategy: str, family: str, budget, seed: int, accura
         key=f"{task}-{strategy}-{model}-{budget}-{seed}", status="ok",
         cell=CellId(task, strategy, model, seed, budget),
         config=RunConfig(strategy=_made_today(strategy), task={"name": task, "description": "d"}, device="cpu",
-                         task_ref=task,
-                         data_override=None),
+                         task_ref=task, data_override=None),
         metrics=Metrics(accuracy, accuracy, {}, (accuracy - half, accuracy + half)),
         data=DataInfo(n_train=10, n_train_pool=10, n_test=n_test, fingerprint="f" * 64, notes=(), source="s"),
         cost=Cost(trainable_params=10, total_params=100, fit_seconds=1.0 + (budget or 500), predict_seconds=1.0,
@@ -46,15 +45,10 @@ def make_record(task: str, strategy: str, family: str, budget, seed: int, accura
 def _made_today(strategy: str) -> dict:
     """The options a record made today holds whose default changed after records existed (a record without them
     ran before the change: bench.report.table.changed_options), at today's defaults."""
-    import dataclasses
+    from bench.report.table import _absent, _defaults
 
-    from bench.registry import STRATEGIES
-
-    try:
-        fields = dataclasses.fields(STRATEGIES.get(strategy).Config)
-    except Exception:  # a name the tests made up
-        return {}
-    return {f.name: f.default for f in fields if "absent" in f.metadata}
+    defaults = _defaults(strategy) or {}
+    return {name: defaults[name] for name in _absent(strategy)}
 
 
 def write_csv(path: Path, rows: list[tuple[str, str]], header: str = "text,label") -> Path:

@@ -205,7 +205,8 @@ def test_leaderboard_md_shows_todays_recipe_first_and_other_recipes_apart(tmp_pa
     for seed in range(3):
         recs.append(make_record("t", "lora", "training", None, seed, 0.80))
         older = make_record("t", "lora", "training", None, seed, 0.90)
-        recs.append(replace(older, key=older.key + "-old", config=replace(older.config, strategy={**older.config.strategy, "epochs": 3})))
+        by_hand = replace(older.config, strategy={**older.config.strategy, "epochs": 3})
+        recs.append(replace(older, key=older.key + "-old", config=by_hand))
         recs.append(make_record("t", "rag", "prompting", None, seed, 0.79))
         recs.append(make_record("t", "majority", "baseline", None, seed, 0.50))
     board = Leaderboard(recs, [], [], aggregate(recs))
