@@ -178,12 +178,16 @@ def tune(cls: type, base: Any, model: str | None, context: RunContext, train: Sp
 
 def refit_check(cls: type, strategy: Any, train: Split, trial: Trial, seconds: float) -> RefitCheck:
     """Whether a trained strategy's refit learned as its trial did (version 4): its accuracy on the training
-    labels it was fit on must reach halfway from the majority class's share of them to the trial's validation
-    score. A trial no better than the majority class sets no bar beyond that share."""
-    share = max(train.labels.count(y) for y in set(train.labels)) / len(train)
+    labels it was fit on (the cell's, capped as its `max_train_examples` capped them) must reach halfway from
+    the majority class's share of them to the trial's validation score. A trial no better than the majority
+    class sets no bar beyond that share."""
+    from bench.engines.training import carve
+
+    fitted, _ = carve(train, strategy.config, strategy.context.seed)
+    share = max(fitted.labels.count(y) for y in set(fitted.labels)) / len(fitted)
     bar = share + max(trial.score - share, 0.0) / 2
-    accuracy = sum(int(p == y) for p, y in zip(_predict(strategy, cls, train.texts), train.labels)) / len(train)
-    return RefitCheck(dict(trial.options), round(accuracy, 5), round(bar, 5), round(seconds, 2))
+    right = sum(int(p == y) for p, y in zip(_predict(strategy, cls, fitted.texts), fitted.labels))
+    return RefitCheck(dict(trial.options), round(right / len(fitted), 5), round(bar, 5), round(seconds, 2))
 
 
 def after_refits(tuned: Tuned, checks: list[RefitCheck], config: Any, checking: float) -> TuningInfo:
