@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import random
 from collections import Counter
 
@@ -96,7 +97,9 @@ def test_a_tuned_trained_strategy_replays_its_trial_on_every_label_and_stops_at_
     assert tuned["refit"]["epochs"] == jobs["head-only"]["config"]["epochs"]  # the trial's schedule, not squeezed
     assert result["training"]["n_train"] == 16 and result["training"]["n_val"] == 0  # every label, no validation
     assert result["training"]["epochs_run"] == tuned["refit"]["stop_after"] < result["training"]["epochs_planned"]
-    assert result["cost"]["tune_seconds"] > 0 and tuned["version"] == 3 and tuned["trials_from"] is None
+    assert result["cost"]["tune_seconds"] > 0 and tuned["version"] == 4 and tuned["trials_from"] is None
+    [check] = tuned["refits"]  # version 4: the refit scored on its own labels, and it learned
+    assert check["options"] == tuned["chosen"] and check["train_accuracy"] >= check["bar"] > 0.5
 
 
 def test_a_trained_strategys_trials_train_on_the_whole_fold_and_choose_the_epoch_on_its_held_out_part():
@@ -121,7 +124,7 @@ def test_a_trained_strategys_trials_train_on_the_whole_fold_and_choose_the_epoch
     for (fit, val, patience), (fit_ids, val_ids) in zip(calls, pairs * 2):
         assert fit == [pool.texts[i] for i in fit_ids] and val == [pool.texts[i] for i in val_ids]
         assert patience == tuning.TRIAL_PATIENCE
-    assert tuned.info.version == tuning.protocol_version(Spy) == 3
+    assert tuned.info.version == tuning.protocol_version(Spy) == 4
     assert tuned.info.protocol.endswith("each epoch validated on the held-out part")
     assert tuning.protocol_version(STRATEGIES.get("tfidf")) == 1  # its rules did not change: its cells stand
     chosen = next(t for t in tuned.info.trials if t.options == tuned.info.chosen)
@@ -133,7 +136,7 @@ def test_a_trained_strategys_trials_train_on_the_whole_fold_and_choose_the_epoch
     again = tuning.tune(Spy, base, "all-MiniLM-L6-v2", RunContext(device="cpu", seed=0), pool, card, 2,
                         prior=("records/spam/old.json", older))
     assert calls == [] and again.info.trials == tuned.info.trials and again.config == tuned.config
-    assert again.info.trials_from == "records/spam/old.json" and again.info.version == 3
+    assert again.info.trials_from == "records/spam/old.json" and again.info.version == 4
     # and so are a --select-only record's, run under today's rules
     chosen = tuning.tune(Spy, base, "all-MiniLM-L6-v2", RunContext(device="cpu", seed=0), pool, card, 2,
                          prior=("records/spam/chosen.json", tuned.info))
@@ -146,6 +149,42 @@ def test_a_trained_strategys_trials_train_on_the_whole_fold_and_choose_the_epoch
         fresh = tuning.tune(Spy, base, "all-MiniLM-L6-v2", RunContext(device="cpu", seed=0), pool, card, 2,
                             prior=("records/spam/old.json", stale))
         assert len(calls) == 2 * len(pairs) and fresh.info.trials_from is None
+
+
+def test_a_refit_that_does_not_learn_gives_way_to_the_next_best_trials_refit():
+    from bench.contracts import RunContext
+    from bench.data.loading import load_task
+    from bench.data.sampling import budget_sample
+    from bench.registry import STRATEGIES, TASKS
+    from bench.run.records import TuningInfo, build
+    from bench.run.worker import _final_fit
+
+    class Stuck(STRATEGIES.get("head-only")):  # the refit of one trial ends up answering one class everywhere
+        stuck_C = None
+
+        def predict_proba(self, texts):
+            proba = super().predict_proba(texts)
+            if self.config.stop_after is not None and self.config.C == Stuck.stuck_C:
+                proba[:, 0], proba[:, 1:] = 1.0, 0.0
+            return proba
+
+    card = TASKS.get("spam")
+    train = budget_sample(load_task(card).train, 8, 0)  # 8 ham, 8 spam
+    context = RunContext(device="cpu", seed=0)
+    tuned = tuning.tune(Stuck, Stuck.Config(), "all-MiniLM-L6-v2", context, train, card, 3)
+    assert [trial.options for trial, _ in tuned.ranked][0] == tuned.info.chosen and tuned.ranked[0][1] == tuned.config
+    scores = [trial.score for trial, _ in tuned.ranked]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0.5
+    Stuck.stuck_C = tuned.info.chosen["C"]
+    strategy, seconds, info = _final_fit(Stuck, tuned.config, {"model": "all-MiniLM-L6-v2", "seed": 0}, context,
+                                         train, card, tuned)
+    failed, kept = info.refits
+    assert failed.options == tuned.info.chosen and failed.train_accuracy == 0.5 and not failed.learned
+    assert failed.bar == round(0.5 + (scores[0] - 0.5) / 2, 5)  # halfway from the majority share to the trial
+    assert kept.learned and kept.options == tuned.ranked[1][0].options == info.chosen
+    assert info.refit == dataclasses.asdict(tuned.ranked[1][1]) and strategy.config == tuned.ranked[1][1]
+    assert info.seconds >= round(tuned.info.seconds + failed.seconds, 2) and seconds > 0  # its cost is tuning's
+    assert build(TuningInfo, json.loads(json.dumps(dataclasses.asdict(info))), "record") == info  # as stored
 
 
 def test_the_tuning_table_never_averages_trials_scored_under_different_protocols():
@@ -168,6 +207,11 @@ def test_the_tuning_table_never_averages_trials_scored_under_different_protocols
     assert [(r.recipe, r.score, r.cells, r.default) for r in rows] == [("", 0.7, 2, True),
                                                                       ("attention_dropout=0.25", 0.9, 1, False)]
     assert "| lora | m | 2 | attention_dropout=0.25 | learning_rate=0.001 | 90.0 | 1 | 1 | 2.0 |  |" in markdown(rows)
+
+    # trials a newer protocol's record reused count once, under the version they ran under
+    lent = tuned(0, 4, 0.8)
+    lent = dataclasses.replace(lent, tuning=dataclasses.replace(lent.tuning, trials_from="records/t/old.json"))
+    assert [(r.protocol, r.score, r.cells) for r in table([tuned(0, 2, 0.8), lent])] == [(2, 0.8, 1)]
 
 
 def test_paired_statistics_agree_with_a_hand_computation():
@@ -293,10 +337,17 @@ def test_a_cell_tuned_under_the_older_protocol_lends_its_trials_to_the_plan(tmp_
 
 def test_a_runs_page_says_where_reused_trials_came_from():
     from bench.report.runs import tuning as tuning_rows
-    from bench.run.records import Trial, TuningInfo
+    from bench.run.records import RefitCheck, Trial, TuningInfo
 
     info = TuningInfo("held-out", (Trial({"learning_rate": 1e-4}, (0.8,), 0.8, 9.0, (3,)),), {"learning_rate": 1e-4},
                       {"learning_rate": 1e-4, "stop_after": 3}, 9.5, 3, "records/t/full/m/seed0-abc.json")
     rows = dict(tuning_rows(dataclasses.replace(make_record("t", "full", "training", None, 0, 0.8), tuning=info)))
     assert rows["protocol"] == "held-out (version 3)" and "stop_after=3" in rows["final fit with"]
     assert rows["trials from"].startswith("records/t/full/m/seed0-abc.json")
+    checks = (RefitCheck({"learning_rate": 1e-4}, 0.5, 0.65, 30.0),
+              RefitCheck({"learning_rate": 5e-5}, 0.97, 0.6, 31.0))
+    rows = dict(tuning_rows(dataclasses.replace(make_record("t", "full", "training", None, 0, 0.8),
+                                                tuning=dataclasses.replace(info, refits=checks))))
+    assert rows["refit 1"] == \
+        "learning_rate=0.0001: 50.0 % on its training labels, needed 65.0 %: did not learn (30.0 s)"
+    assert rows["refit 2"].startswith("learning_rate=5e-05: 97.0 %") and rows["refit 2"].endswith("learned (31.0 s)")

@@ -169,6 +169,10 @@ def tuning(record: Record) -> list[tuple[str, str]]:
             ("scored on", "training labels only (the test split is never read while tuning)")]
     if t.trials_from:
         rows.append(("trials from", f"{t.trials_from} (run under the same trial rules; only the final fit ran here)"))
+    for i, check in enumerate(t.refits, 1):  # version 4: did each refit learn on its own training labels?
+        verdict = "learned" if check.learned else "did not learn"
+        rows.append((f"refit {i}", f"{_options(check.options)}: {100 * check.train_accuracy:.1f} % on its training "
+                                   f"labels, needed {100 * check.bar:.1f} %: {verdict} ({check.seconds:.1f} s)"))
     return rows
 
 

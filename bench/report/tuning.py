@@ -8,8 +8,11 @@ under different versions of the protocol (bench.run.tuning) are scored by
 different rules, and trials of a recipe set by hand (`--set
 attention_dropout=None`, another task card, another numeric format) train
 something else, so each is a row of its own: a defaults study sets one recipe
-beside another over the same cells and folds. Test accuracy is never read
-here: this is the table from which defaults are chosen (TUNING.md).
+beside another over the same cells and folds. A record that reused another's
+trials (`trials_from`: a newer protocol's refit, or a tuned cell after its
+`--select-only` choice) adds none: they count once, under the version they ran
+under. Test accuracy is never read here: this is the table from which defaults
+are chosen (TUNING.md).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def table(records: list[Record]) -> list[Row]:
 
     tried: dict[tuple, list] = {}
     for record in records:
-        if record.tuning is None:
+        if record.tuning is None or record.tuning.trials_from:  # lent trials count once, where they ran
             continue
         by_hand = changed_options(record.cell.strategy, record.config.strategy)
         recipe = ", ".join(filter(None, (changed_card(record.cell.task, record.config.task), by_hand,

@@ -187,15 +187,15 @@ def keyed_config(cls: type, config: dict) -> dict:
 
 def _prior_trials(tuning: dict | None, where: Callable, results: Path) -> dict | None:
     """Trials this cell's tuner may reuse instead of running them again, with the record they come from: the
-    same cell's `--select-only` record (its choice, made under the same rules), or its record under an older
-    protocol whose trial rules are the current ones (bench.run.tuning.TRIALS_AS_IN); None if neither exists."""
+    same cell's `--select-only` record (its choice, made under the same rules or older ones that ran the same
+    trials, bench.run.tuning.TRIALS_AS_IN), or its record under such an older protocol; None if none exists."""
     from bench.run.tuning import TRIALS_AS_IN
 
     if not tuning:
         return None
-    lenders = [] if tuning.get("select_only") else [{**tuning, "select_only": True}]
-    if tuning["protocol"] in TRIALS_AS_IN:
-        lenders.append({**tuning, "protocol": TRIALS_AS_IN[tuning["protocol"]]})
+    older = [{**tuning, "protocol": version} for version in TRIALS_AS_IN.get(tuning["protocol"], ())]
+    lenders = [*older] if tuning.get("select_only") else \
+        [{**lender, "select_only": True} for lender in [tuning, *older]] + older
     for lender in lenders:
         _, path = where(lender)
         record = store.done(path)

@@ -98,17 +98,33 @@ class Trial:
 
 
 @dataclass(frozen=True)
+class RefitCheck:
+    """A trained strategy's refit on every training label, scored on those labels (protocol version 4)."""
+
+    options: dict  # the searched options of the trial it replayed
+    train_accuracy: float  # on the training labels it was fit on
+    bar: float  # what it had to reach: halfway from the majority class's share to its trial's validation score
+    seconds: float  # the refit's fit
+
+    @property
+    def learned(self) -> bool:
+        return self.train_accuracy >= self.bar
+
+
+@dataclass(frozen=True)
 class TuningInfo:
     """How the options were chosen (bench.run.tuning): protocol, every trial, the choice and its refit."""
 
     protocol: str  # e.g. "4-fold stratified cross-validation on the 64 training labels"
     trials: tuple[Trial, ...]  # the defaults first
-    chosen: dict  # the searched options of the best trial
+    chosen: dict  # the searched options of the trial refit: the best one's, unless its refit did not learn
     refit: dict  # the options of the final fit on every training label (trained ones: stop_after, since version 3)
     seconds: float
     version: int = 1  # bench.run.tuning.protocol_version of its strategy when it ran (older records: 1)
     trials_from: str | None = None  # the record whose trials were reused (bench.run.tuning.TRIALS_AS_IN); None: run
     # here. `seconds` then counts those trials' seconds, which that record paid, so it stays the cost of the search
+    refits: tuple[RefitCheck, ...] = ()  # version 4, trained strategies: each refit and its check, the kept one
+    # last; the earlier ones did not learn, and their seconds count in `seconds`
 
 
 @dataclass(frozen=True)

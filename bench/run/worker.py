@@ -128,7 +128,7 @@ def run_cell(job: dict) -> dict:
     baseline_rss = current_rss_mb()
     context = RunContext(device=device, precision=job.get("precision", "fp32"), seed=cell["seed"],
                          artifact_dir=Path(job["artifact_dir"]) if job.get("artifact_dir") else None)
-    tuning, tune_seconds = None, None
+    tuned, tuning, tune_seconds = None, None, None
     if job.get("tune"):  # options chosen on the training sample alone; the test split is not handed over
         from bench.run.records import TuningInfo, build
         from bench.run.tuning import tune
@@ -156,15 +156,15 @@ def run_cell(job: dict) -> dict:
     update = _update(cls, config, cell, context, train, fit_card, scenario.get("update"),
                      lambda strategy: score(*test(strategy)))
     with _cold_caches(update is not None):  # an update's retrain is timed from scratch
-        strategy = cls(config, cell["model"], context)
-        t0 = time.perf_counter()
-        strategy.fit(train, fit_card)
+        strategy, fit_seconds, checked = _final_fit(cls, config, cell, context, train, fit_card, tuned)
         t1 = time.perf_counter()
         predictions, proba = test(strategy)
         t2 = time.perf_counter()
+    if checked is not None:
+        tuning, tune_seconds = dataclasses.asdict(checked), checked.seconds
     scores = score(predictions, proba)
     if update is not None:  # the retrain on old + new is this cell's own fit
-        update["steps"].insert(0, {"mode": "retrain", "seconds": round(t1 - t0, 4), "accuracy": scores.accuracy,
+        update["steps"].insert(0, {"mode": "retrain", "seconds": round(fit_seconds, 4), "accuracy": scores.accuracy,
                                    "macro_f1": scores.macro_f1})
     counts = strategy.parameter_counts()
     extra = dict(strategy.extra_info()) if callable(getattr(strategy, "extra_info", None)) else {}
@@ -186,7 +186,7 @@ def run_cell(job: dict) -> dict:
         "cost": {
             "trainable_params": int(counts.trainable),
             "total_params": int(counts.total),
-            "fit_seconds": round(t1 - t0, 4),
+            "fit_seconds": round(fit_seconds, 4),
             "predict_seconds": round(t2 - t1, 4),
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "baseline_rss_mb": round(baseline_rss, 1),
@@ -203,6 +203,35 @@ def run_cell(job: dict) -> dict:
         "gold": list(data.test.labels),
         "extra": extra,
     }
+
+
+def _final_fit(cls, config, cell, context, train, card, tuned):
+    """The cell's fit on its training sample: (strategy, its fit seconds, the tuning as it ended or None).
+
+    A tuned trained strategy's refit must learn as its trial did (bench.run.tuning.refit_check, protocol
+    version 4); one that does not gives way to the next-best trial's refit, from the same seeded start. If
+    none learns, the last is kept, and its record shows every check."""
+    from bench.run import tuning as protocol
+    from bench.run.device import seed_everything
+
+    if tuned is None or not tuned.ranked or not protocol.is_trained(cls):
+        strategy = cls(config, cell["model"], context)
+        t0 = time.perf_counter()
+        strategy.fit(train, card)
+        return strategy, time.perf_counter() - t0, None
+    checks, checking = [], 0.0
+    for attempt, (trial, config) in enumerate(tuned.ranked):
+        if attempt:
+            seed_everything(cell["seed"])
+        strategy = cls(config, cell["model"], context)
+        t0 = time.perf_counter()
+        strategy.fit(train, card)
+        fit = time.perf_counter() - t0
+        checks.append(protocol.refit_check(cls, strategy, train, trial, fit))
+        checking += time.perf_counter() - t0 - fit
+        if checks[-1].learned:
+            break
+    return strategy, fit, protocol.after_refits(tuned, checks, config, checking)
 
 
 def _cold_caches(cold: bool):
