@@ -45,15 +45,14 @@ def cmd_migrate(args) -> int:
 def cmd_tuning(args) -> int:
     from bench.data import sampling
     from bench.report import tuning
-    from bench.report.table import load
+    from bench.report.table import newest
 
     records = {}  # key -> record: a cell recorded in two of the folders counts once
     for folder in args.results:
         results = results_folder(folder)
         if not (results / "records").is_dir():
             raise BenchError(f"no records in {results}/records; run `bench run --tune N` first or pass --results DIR")
-        board = load(results)
-        records.update((r.key, r) for r in board.ok + board.selections)
+        records.update((r.key, r) for r in newest(results)[0] if not r.scenario)
     rows = tuning.table([r for r in records.values() if (args.tasks is None or r.cell.task in args.tasks)
                          and (args.budgets is None or sampling.name(r.cell.budget) in args.budgets)])
     if not rows:

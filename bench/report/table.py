@@ -59,21 +59,28 @@ class Leaderboard:
 
 
 def load(results: Path) -> Leaderboard:
-    newest: dict[str, Record] = {}
+    finished, failed, damaged = newest(results)
+    ok = [r for r in finished if r.metrics is not None and not r.scenario]
+    selections = [r for r in finished if r.metrics is None]
+    scenarios = [r for r in finished if r.metrics is not None and r.scenario]
+    return Leaderboard(ok, failed, damaged, aggregate(ok), selections, scenarios)
+
+
+def newest(results: Path) -> tuple[list[Record], list[Record], list]:
+    """The folder's finished records, the newest per key (a cell run again), its failed records, and the
+    files that could not be read (store.Damaged)."""
+    latest: dict[str, Record] = {}
     failed, damaged = [], []
     for item in store.iter_records(results):
         if isinstance(item, store.Damaged):
             damaged.append(item)
         elif item.ok:
             stamp = item.provenance.finished_at or ""
-            if item.key not in newest or stamp >= (newest[item.key].provenance.finished_at or ""):
-                newest[item.key] = item
+            if item.key not in latest or stamp >= (latest[item.key].provenance.finished_at or ""):
+                latest[item.key] = item
         else:
             failed.append(item)
-    ok = [r for r in newest.values() if r.metrics is not None and not r.scenario]
-    selections = [r for r in newest.values() if r.metrics is None]
-    scenarios = [r for r in newest.values() if r.metrics is not None and r.scenario]
-    return Leaderboard(ok, failed, damaged, aggregate(ok), selections, scenarios)
+    return list(latest.values()), failed, damaged
 
 
 ROW = ("task", "strategy", "model", "options", "budget", "tuned")  # what makes a table row; seeds are aggregated
