@@ -194,8 +194,10 @@ def _prior_trials(tuning: dict | None, where: Callable, results: Path) -> dict |
     if not tuning:
         return None
     older = [{**tuning, "protocol": version} for version in TRIALS_AS_IN.get(tuning["protocol"], ())]
-    lenders = [*older] if tuning.get("select_only") else \
-        [{**lender, "select_only": True} for lender in [tuning, *older]] + older
+    if tuning.get("select_only"):  # a choice borrows from choices only
+        lenders = older
+    else:  # the same cell's choices first (under today's rules or older ones), then its older tuned records
+        lenders = [{**lender, "select_only": True} for lender in [tuning, *older]] + older
     for lender in lenders:
         _, path = where(lender)
         record = store.done(path)
