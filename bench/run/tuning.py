@@ -158,7 +158,7 @@ def tune(cls: type, base: Any, model: str | None, context: RunContext, train: Sp
                 strategy.fit(pick(fit_ids), task, validation=val)
             else:
                 strategy.fit(pick(fit_ids), task)
-            scores.append(sum(int(p == y) for p, y in zip(_predict(strategy, cls, val.texts), val.labels)) / len(val))
+            scores.append(_accuracy(strategy, cls, val))
             info = (strategy.extra_info() or {}).get("training") if callable(getattr(strategy, "extra_info", None)) \
                 else None
             if isinstance(info, TrainingInfo):
@@ -186,8 +186,8 @@ def refit_check(cls: type, strategy: Any, train: Split, trial: Trial, seconds: f
     fitted, _ = carve(train, strategy.config, strategy.context.seed)
     share = max(fitted.labels.count(y) for y in set(fitted.labels)) / len(fitted)
     bar = share + max(trial.score - share, 0.0) / 2
-    right = sum(int(p == y) for p, y in zip(_predict(strategy, cls, fitted.texts), fitted.labels))
-    return RefitCheck(dict(trial.options), round(right / len(fitted), 5), round(bar, 5), round(seconds, 2))
+    return RefitCheck(dict(trial.options), round(_accuracy(strategy, cls, fitted), 5), round(bar, 5),
+                      round(seconds, 2))
 
 
 def after_refits(tuned: Tuned, checks: list[RefitCheck], config: Any, checking: float) -> TuningInfo:
@@ -213,6 +213,10 @@ def _same_trials(prior: TuningInfo, cls: type, protocol: str, tries: list[dict])
     version = protocol_version(cls)
     return (prior.version in (version, *TRIALS_AS_IN.get(version, ())) and prior.protocol == protocol
             and [t.options for t in prior.trials] == tries)
+
+
+def _accuracy(strategy: Any, cls: type, split: Split) -> float:
+    return sum(int(p == y) for p, y in zip(_predict(strategy, cls, split.texts), split.labels)) / len(split)
 
 
 def _predict(strategy: Any, cls: type, texts: list[str]) -> list[int]:
