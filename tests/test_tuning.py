@@ -351,3 +351,24 @@ def test_a_runs_page_says_where_reused_trials_came_from():
     assert rows["refit 1"] == \
         "learning_rate=0.0001: 50.0 % on its training labels, needed 65.0 %: did not learn (30.0 s)"
     assert rows["refit 2"].startswith("learning_rate=5e-05: 97.0 %") and rows["refit 2"].endswith("learned (31.0 s)")
+
+
+def test_the_refit_rules_study_builds_both_rules_from_one_choice_and_seeds_its_held_out_split():
+    import importlib.util
+    from pathlib import Path
+
+    from bench.registry import STRATEGIES
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "refit_rules.py"
+    spec = importlib.util.spec_from_file_location("refit_rules", path)
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    full = STRATEGIES.get("full")
+    refit = dataclasses.asdict(full.Config(learning_rate=1e-4, stop_after=4, val_fraction=0.0, patience=0))
+    replay, anneal = (study.refit_config(full, refit, rule) for rule in study.RULES)
+    assert (replay.epochs, replay.stop_after) == (10, 4)  # the trial's 10-epoch schedule, stopped after epoch 4
+    assert (anneal.epochs, anneal.stop_after) == (4, 0)  # a schedule of its own, planned for the 4 kept epochs
+    assert anneal.learning_rate == replay.learning_rate == 1e-4 and anneal.val_fraction == 0
+    fit, val = study.held_out(POOL, study.SPLIT_SEED, 12)
+    assert len(val) == 12 and Counter(val.labels) == {0: 8, 1: 4} and not set(fit.texts) & set(val.texts)
+    assert study.held_out(POOL, study.SPLIT_SEED, 12) == (fit, val)  # seeded
