@@ -52,7 +52,7 @@ def cmd_tuning(args) -> int:
         results = results_folder(folder)
         if not (results / "records").is_dir():
             raise BenchError(f"no records in {results}/records; run `bench run --tune N` first or pass --results DIR")
-        records.update((r.key, r) for r in newest(results)[0] if not r.scenario)
+        records.update((r.key, r) for r in newest(results).finished if not r.scenario)
     rows = tuning.table([r for r in records.values() if (args.tasks is None or r.cell.task in args.tasks)
                          and (args.budgets is None or sampling.name(r.cell.budget) in args.budgets)])
     if not rows:

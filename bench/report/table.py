@@ -18,7 +18,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.data import sampling
 from bench.report import analysis, paired
@@ -66,9 +66,16 @@ def load(results: Path) -> Leaderboard:
     return Leaderboard(ok, failed, damaged, aggregate(ok), selections, scenarios)
 
 
-def newest(results: Path) -> tuple[list[Record], list[Record], list]:
-    """The folder's finished records, the newest per key (a cell run again), its failed records, and the
-    files that could not be read (store.Damaged)."""
+class Newest(NamedTuple):
+    """A results folder's records as the report reads them."""
+
+    finished: list[Record]  # the newest record per key that ran to the end (a cell run again: its latest)
+    failed: list[Record]
+    damaged: list[store.Damaged]  # files that could not be read
+
+
+def newest(results: Path) -> Newest:
+    """The folder's finished records, the newest per key, its failed records, and the files it could not read."""
     latest: dict[str, Record] = {}
     failed, damaged = [], []
     for item in store.iter_records(results):
@@ -80,7 +87,7 @@ def newest(results: Path) -> tuple[list[Record], list[Record], list]:
                 latest[item.key] = item
         else:
             failed.append(item)
-    return list(latest.values()), failed, damaged
+    return Newest(list(latest.values()), failed, damaged)
 
 
 ROW = ("task", "strategy", "model", "options", "budget", "tuned")  # what makes a table row; seeds are aggregated
