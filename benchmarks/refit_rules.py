@@ -59,7 +59,7 @@ def tuned_records(results: Path, task: str, strategy: str, budget: int | None) -
 
     defaults = json.loads(json.dumps(dataclasses.asdict(STRATEGIES.get(strategy).Config())))  # as records hold them
     found = {}
-    for record in newest(results)[0]:
+    for record in newest(results).finished:
         cell, tuning = record.cell, record.tuning
         if (cell.task, cell.strategy, cell.budget) != (task, strategy, budget) or tuning is None:
             continue
