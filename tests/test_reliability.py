@@ -26,8 +26,11 @@ def _card(tmp_path: Path) -> str:
 
 
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
+    # The run gets Ctrl-C as a terminal gives it, even when the suite itself was started in the background
+    # (`cmd &` in a script ignores SIGINT, and a child inherits that): the default action is restored for it.
     return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=cwd, env={**os.environ, **FIXTURES},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _all_records(results: Path) -> list:
