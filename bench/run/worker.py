@@ -219,7 +219,7 @@ def _final_fit(cls, config, cell, context, train, card, tuned):
         t0 = time.perf_counter()
         strategy.fit(train, card)
         return strategy, time.perf_counter() - t0, None
-    checks, checking, strategy = [], 0.0, None
+    checks, checking = [], 0.0
     for attempt, (trial, config) in enumerate(tuned.ranked):
         if attempt:
             strategy = None  # the failed refit's weights go before the next model is built, not after
