@@ -53,11 +53,9 @@ def refit_config(cls, refit: dict, rule: str):
 def tuned_records(results: Path, task: str, strategy: str, budget: int | None) -> list:
     """The newest tuned records of the current protocol for this cell, one per seed, at the strategy's default
     options (the options tuned aside): the cells the published study runs."""
-    from bench.registry import STRATEGIES
-    from bench.report.table import newest
+    from bench.report.table import changed_options, newest
     from bench.run.tuning import PROTOCOL_VERSION
 
-    defaults = json.loads(json.dumps(dataclasses.asdict(STRATEGIES.get(strategy).Config())))  # as records hold them
     found = {}
     for record in newest(results).finished:
         cell, tuning = record.cell, record.tuning
@@ -65,9 +63,8 @@ def tuned_records(results: Path, task: str, strategy: str, budget: int | None) -
             continue
         if tuning.version != PROTOCOL_VERSION or not tuning.refit.get("stop_after"):
             continue
-        base = {k: v for k, v in record.config.strategy.items() if k not in tuning.chosen}
-        if any(base.get(k, v) != v for k, v in defaults.items() if k not in tuning.chosen):
-            continue  # a run with options set by hand (--set), not the study's cell
+        if changed_options(strategy, record.config.strategy):
+            continue  # a run with options set by hand (--set), a row of its own in the leaderboard
         found[cell.seed] = record
     return [found[s] for s in sorted(found)]
 
@@ -93,7 +90,7 @@ def run(args) -> dict:
     from bench.report.paired import mcnemar_exact
     from bench.run.device import resolve_device, resolve_precision, seed_everything
     from bench.run.plan import resolve_card
-    from bench.run.tuning import HOLDOUT, HOLDOUT_MAX, _predict
+    from bench.run.tuning import HOLDOUT, HOLDOUT_MAX, _accuracy, _predict
 
     use_offline_hub()
     device = resolve_device(args.device)
@@ -124,12 +121,10 @@ def run(args) -> dict:
                     t0 = time.perf_counter()
                     fitted.fit(fit, card)
                     seconds = time.perf_counter() - t0
-                    right = [p == y for p, y in zip(_predict(fitted, cls, val.texts), val.labels)]
-                    train_right = [p == y for p, y in zip(_predict(fitted, cls, fit.texts), fit.labels)]
+                    right = [p == y for p, y in zip(_predict(fitted, cls, val.texts), val.labels)]  # for McNemar
                     correct[rule] += right
                     row[rule] = {"held_out": round(sum(right) / len(right), 4),
-                                 "train": round(sum(train_right) / len(train_right), 4),
-                                 "seconds": round(seconds, 1)}
+                                 "train": round(_accuracy(fitted, cls, fit), 4), "seconds": round(seconds, 1)}
                     del fitted
                 rows.append(row)
                 print(json.dumps(row), flush=True)
