@@ -11,13 +11,13 @@ validation split, curves, best-epoch rule and early stopping).
 Defaults (TUNING.md says how they were chosen): at most 500 training
 examples (400 train + 100 validation), up to 10 epochs with early stopping
 after 2 without a new best, batch 8, learning rate 5e-5, no dropout on the
-attention probabilities (`attention_dropout=0`; `None` keeps the model's own,
-as lora and partial do by default: bench.engines.classifier).
+attention probabilities (`attention_dropout=0`, as for lora and partial; `None`
+keeps the model's own: bench.engines.classifier).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bench.engines.classifier import FineTuned, FineTuneOptions
 from bench.registry import STRATEGIES
@@ -26,9 +26,6 @@ from bench.registry import STRATEGIES
 @dataclass(frozen=True)
 class FullConfig(FineTuneOptions):
     learning_rate: float = 5e-5  # peak AdamW learning rate; full fine-tuning wants a small one
-    # No dropout on attention probabilities (TUNING.md: chosen on training labels; 2.6x faster on imdb). Records
-    # made before this default lack the option, or hold None: they ran with the model's own ("absent").
-    attention_dropout: float | None = field(default=0.0, metadata={"absent": None})
 
 
 @STRATEGIES.register("full")

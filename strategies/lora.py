@@ -15,8 +15,8 @@ frozen pooler holds LoRA back (see leaderboard/NOTES.md).
 `preset="tutorial"` is the recipe of the well-known DistilBERT/IMDb LoRA
 tutorial: r=4, alpha=32, dropout 0.01 on the query projections, learning rate
 1e-3, batch 4, 10 epochs, weight decay 0.01, no warmup, the classifier alone
-as the head. A preset fills the options left at their defaults; options you
-set yourself win.
+as the head, the model's own attention dropout. A preset fills the options
+left at their defaults; options you set yourself win.
 
 Parameter counts: PEFT trains a copy of the head (`modules_to_save`) and keeps
 the original, frozen and unused; trainable counts the copy once, and total
@@ -37,7 +37,8 @@ from bench.registry import STRATEGIES
 
 PRESETS = {
     "tutorial": dict(r=4, alpha=32.0, dropout=0.01, target_modules=("query",), learning_rate=1e-3,
-                     batch_size=4, epochs=10, weight_decay=0.01, warmup_ratio=0.0, full_head=False),
+                     batch_size=4, epochs=10, weight_decay=0.01, warmup_ratio=0.0, full_head=False,
+                     attention_dropout=None),  # the tutorial keeps the model's own attention dropout
 }
 ROLES = {  # role -> the module names architectures use for it
     "query": ("query", "q_proj", "q_lin"),

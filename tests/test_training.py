@@ -55,6 +55,7 @@ def test_tutorial_preset_fills_defaults_and_explicit_options_win():
     assert (cfg.r, cfg.alpha, cfg.dropout, cfg.target_modules) == (4, 32.0, 0.01, ("query",))
     assert (cfg.learning_rate, cfg.batch_size, cfg.epochs, cfg.weight_decay) == (1e-3, 4, 10, 0.01)
     assert cfg.full_head is False  # the tutorial trains the classifier alone
+    assert cfg.attention_dropout is None  # ... with the model's own attention dropout
     mine = STRATEGIES.get("lora").Config(preset="tutorial", epochs=2, r=16)
     assert (mine.epochs, mine.r, mine.alpha) == (2, 16, 32.0)
     with pytest.raises(ValueError, match="unknown preset"):
@@ -144,12 +145,12 @@ def test_partial_and_full_counts():
     assert full.parameter_counts().trainable == full.parameter_counts().total == MINILM_BASE + HEAD
 
 
-def test_attention_dropout_is_off_for_full_and_the_models_own_for_lora_and_partial():
+def test_attention_dropout_is_off_by_default_for_every_fine_tune():
     import torch
 
     from bench.report.table import changed_options
 
-    assert [STRATEGIES.get(s).Config().attention_dropout for s in ("full", "lora", "partial")] == [0.0, None, None]
+    assert [STRATEGIES.get(s).Config().attention_dropout for s in ("full", "lora", "partial")] == [0.0, 0.0, 0.0]
     for wanted, expected in ((0.0, 0.0), (0.25, 0.25), (None, 0.1)):  # None: MiniLM's own 0.1
         _, model = load_classifier(MINILM, 2, attention_dropout=wanted)
         assert model.config.attention_probs_dropout_prob == expected
@@ -161,7 +162,8 @@ def test_attention_dropout_is_off_for_full_and_the_models_own_for_lora_and_parti
     assert changed_options("full", {"learning_rate": 5e-5, "attention_dropout": None}) == "attention_dropout=None"
     assert changed_options("full", {"learning_rate": 5e-5, "attention_dropout": 0.0}) == ""
     assert changed_options("majority", {}) == ""  # a strategy without such an option
-    assert changed_options("lora", {"r": 8}) == "" and changed_options("lora", {"attention_dropout": 0.0}) != ""
+    assert changed_options("lora", {"r": 8}) == "attention_dropout=None"
+    assert changed_options("partial", {"layers": 2, "attention_dropout": 0.0}) == ""
 
 
 def test_model_mismatches_are_user_errors():

@@ -372,3 +372,29 @@ def test_the_refit_rules_study_builds_both_rules_from_one_choice_and_seeds_its_h
     fit, val = study.held_out(POOL, study.SPLIT_SEED, 12)
     assert len(val) == 12 and Counter(val.labels) == {0: 8, 1: 4} and not set(fit.texts) & set(val.texts)
     assert study.held_out(POOL, study.SPLIT_SEED, 12) == (fit, val)  # seeded
+
+
+def test_the_defaults_study_scores_every_training_label_once_per_variant_on_the_same_folds():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "defaults_cv.py"
+    spec = importlib.util.spec_from_file_location("defaults_cv", path)
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    folds = study.folds(POOL, 4, seed=0)
+    held = [text for _, val in folds for text in val.texts]
+    assert sorted(held) == sorted(POOL.texts)  # every text held out exactly once
+    assert all(Counter(val.labels) == {0: 10, 1: 5} for _, val in folds)  # stratified: 40:20 into 4 folds
+    assert all(not set(fit.texts) & set(val.texts) for fit, val in folds)
+    assert study.folds(POOL, 4, seed=0) == folds  # seeded
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        study.variants(["C"])
+    # the real path on spam's training messages: tfidf at two C values, paired text by text
+    out = study.run(study.argparse.Namespace(task="spam", strategies=["tfidf"], variant=["C=10", "C=0.01"],
+                                             budget=6, seeds=[0], folds=3, device="cpu"))
+    assert len(out["rows"]) == 2 * 3 and {r["fold"] for r in out["rows"]} == {0, 1, 2}
+    first, second = out["summary"]
+    assert first["items"] == second["items"] == 12  # 6 per class, each held out once
+    assert second["difference_pts"] == pytest.approx(second["held_out_pct"] - first["held_out_pct"], abs=0.01)
+    assert second["only_first"] + second["only_this"] <= 12

@@ -19,7 +19,7 @@ the run seed only; loading counts in the fit time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from bench.contracts import ParameterCounts, RunContext, Split, Strategy, TaskCard, count_parameters
@@ -30,11 +30,13 @@ from bench.errors import BenchError
 @dataclass(frozen=True)
 class FineTuneOptions(training.TrainingOptions):
     # Dropout on the attention probabilities: None keeps the model's own (all-MiniLM-L6-v2: 0.1), a number
-    # replaces it. 0 trains 2.6-4x faster on a CPU at 512 tokens (with dropout the fused attention kernel cannot
-    # run, so every head's L x L probabilities are materialised and sampled). The defaults study on training labels
-    # (TUNING.md) made it full's default (strategies/full.py); lora and partial keep the model's. Dropout on the
-    # hidden layers stays as the model has it either way.
-    attention_dropout: float | None = None
+    # replaces it. 0, the default, trains 2.6-4x faster on a CPU at 512 tokens (with dropout the fused attention
+    # kernel cannot run, so every head's L x L probabilities are materialised and sampled). Chosen on training
+    # labels (TUNING.md, "Attention dropout"): for full by the tuned study's trials, for lora and partial by
+    # cross-validation over imdb's training reviews. Dropout on the hidden layers stays as the model has it.
+    # Records made before a strategy took this default lack the option, or hold None: they ran with the model's
+    # own ("absent"), an earlier recipe.
+    attention_dropout: float | None = field(default=0.0, metadata={"absent": None})
 
     def __post_init__(self):
         super().__post_init__()
