@@ -113,7 +113,11 @@ def run(args) -> dict:
                 line.update(difference_pts=round(line["held_out_pct"] - 100 * statistics.mean(correct[first]), 2),
                             only_first=b, only_this=c, mcnemar_p=round(p, 4))
             summary.append(line)
+    from bench.run.provenance import git_state, machine, package_versions
+
     return {"task": args.task, "budget": args.budget, "folds": args.folds, "seeds": args.seeds,
+            "command": " ".join(["benchmarks/defaults_cv.py", *sys.argv[1:]]), "precision": precision,
+            "provenance": {"git": git_state(), "machine": machine(), "versions": package_versions()},
             "rows": rows, "summary": summary}
 
 
