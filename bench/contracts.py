@@ -58,6 +58,10 @@ class Split:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def subset(self, ids) -> "Split":
+        """The texts and labels at positions `ids`, in that order."""
+        return Split([self.texts[i] for i in ids], [self.labels[i] for i in ids])
+
 
 @dataclass(frozen=True)
 class TaskData:

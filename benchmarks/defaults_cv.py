@@ -36,11 +36,8 @@ def folds(train, k: int, seed: int):
     """k stratified (fit, held-out) pairs of splits of `train` that hold out every text once, seeded."""
     from sklearn.model_selection import StratifiedKFold
 
-    from bench.contracts import Split
-
-    pick = lambda ids: Split([train.texts[i] for i in ids], [train.labels[i] for i in ids])  # noqa: E731
     cut = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    return [(pick(a), pick(b)) for a, b in cut.split(train.labels, train.labels)]
+    return [(train.subset(a), train.subset(b)) for a, b in cut.split(train.labels, train.labels)]
 
 
 def variants(specs: list[str]) -> list[tuple[str, tuple[tuple[str, str], ...]]]:

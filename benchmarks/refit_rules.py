@@ -73,12 +73,9 @@ def held_out(train, seed: int, size: int):
     """A stratified (fit, held-out) pair of splits of `train`, seeded."""
     from sklearn.model_selection import StratifiedShuffleSplit
 
-    from bench.contracts import Split
-
     [(a, b)] = StratifiedShuffleSplit(n_splits=1, test_size=size, random_state=seed).split(train.labels,
                                                                                            train.labels)
-    pick = lambda ids: Split([train.texts[i] for i in ids], [train.labels[i] for i in ids])  # noqa: E731
-    return pick(a), pick(b)
+    return train.subset(a), train.subset(b)
 
 
 def run(args) -> dict:

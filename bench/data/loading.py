@@ -93,8 +93,7 @@ def _stratified_take(split: Split, n: int, seed: int) -> tuple[Split, Split]:
     can_stratify = min(counts.values()) >= 2 and n >= len(counts) and len(split) - n >= len(counts)
     stratify = split.labels if can_stratify else None
     take, rest = train_test_split(idx, train_size=n, random_state=seed, stratify=stratify)
-    pick = lambda ids: Split([split.texts[i] for i in sorted(ids)], [split.labels[i] for i in sorted(ids)])
-    return pick(take), pick(rest)
+    return split.subset(sorted(take)), split.subset(sorted(rest))
 
 
 def with_labels(card: TaskCard, train: "pd.DataFrame") -> TaskCard:

@@ -50,7 +50,7 @@ def budget_sample(split: Split, per_class: int | None, seed: int) -> Split:
         shuffled = np.random.default_rng([seed, label]).permutation(len(members))
         keep += [members[j] for j in shuffled[:per_class]]
     keep.sort()
-    return Split([split.texts[i] for i in keep], [split.labels[i] for i in keep])
+    return split.subset(keep)
 
 
 def validation_split(train: Split, fraction: float, cap: int, seed: int) -> tuple[Split, Split]:
@@ -69,7 +69,7 @@ def validation_split(train: Split, fraction: float, cap: int, seed: int) -> tupl
         if cap and cap < len(idx):
             idx, _ = train_test_split(idx, train_size=cap, random_state=seed, stratify=[train.labels[i] for i in idx])
         if not fraction:
-            return Split([train.texts[i] for i in idx], [train.labels[i] for i in idx]), Split([], [])
+            return train.subset(idx), Split([], [])
         n_val = max(n_classes, math.ceil(fraction * len(idx)))
         fit_idx, val_idx = train_test_split(idx, test_size=n_val, random_state=seed,
                                             stratify=[train.labels[i] for i in idx])
@@ -77,8 +77,7 @@ def validation_split(train: Split, fraction: float, cap: int, seed: int) -> tupl
         raise BenchError(f"cannot hold out a stratified validation split from {len(idx)} training examples "
                          f"({str(exc).split('.')[0]}); every class needs at least 2, one to train on and one "
                          "to validate: use a larger --budgets value or max_train_examples") from None
-    pick = lambda ids: Split([train.texts[i] for i in ids], [train.labels[i] for i in ids])  # noqa: E731
-    return pick(fit_idx), pick(val_idx)
+    return train.subset(fit_idx), train.subset(val_idx)
 
 
 def sample_demonstrations(split: Split, k: int, seed: int) -> list[tuple[str, int]]:

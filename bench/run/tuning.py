@@ -142,7 +142,6 @@ def tune(cls: type, base: Any, model: str | None, context: RunContext, train: Sp
     if trained:
         protocol += ", each epoch validated on the held-out part"
     scratch = dataclasses.replace(context, artifact_dir=None)  # trial fits keep nothing
-    pick = lambda ids: Split([train.texts[i] for i in ids], [train.labels[i] for i in ids])  # noqa: E731
     tries = candidates(space, defaults, n_trials, context.seed)
     trials, trials_from = [], None
     if prior is not None and _same_trials(prior[1], cls, protocol, tries):
@@ -153,11 +152,11 @@ def tune(cls: type, base: Any, model: str | None, context: RunContext, train: Sp
             config = dataclasses.replace(config, patience=max(config.patience, TRIAL_PATIENCE))
         t0, scores, epochs = time.perf_counter(), [], []
         for fit_ids, val_ids in pairs:
-            strategy, val = cls(config, model, scratch), pick(val_ids)
+            strategy, val = cls(config, model, scratch), train.subset(val_ids)
             if trained:
-                strategy.fit(pick(fit_ids), task, validation=val)
+                strategy.fit(train.subset(fit_ids), task, validation=val)
             else:
-                strategy.fit(pick(fit_ids), task)
+                strategy.fit(train.subset(fit_ids), task)
             scores.append(_accuracy(strategy, cls, val))
             info = (strategy.extra_info() or {}).get("training") if callable(getattr(strategy, "extra_info", None)) \
                 else None
