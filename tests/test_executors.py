@@ -61,3 +61,30 @@ def test_records_written_before_placement_was_recorded_still_read():
     published = (json.loads(path.read_text()) for path in sorted(LEADERBOARD.rglob("records/**/*.json")))
     earlier = next(raw for raw in published if "placement" not in raw["provenance"])  # the study's older records
     assert Record.from_json(earlier).provenance.placement is None
+
+
+def test_a_cell_with_a_model_is_forked_from_the_fork_server_and_records_what_a_fresh_worker_does(tmp_path):
+    card = _card(tmp_path)
+    grid = ["run", "--tasks", card, "--strategies", "knn", "head-only", "--seeds", "0", "1"]
+    forked, fresh = tmp_path / "forked", tmp_path / "fresh"
+    assert run_bench(*grid, "--results", str(forked)).returncode == 0
+    assert run_bench(*grid, "--results", str(fresh), env={"BENCH_WORKER_START": "spawn"}).returncode == 0
+    a, b = _by_key(forked), _by_key(fresh)
+    assert sorted(a) == sorted(b) and len(a) == 6  # knn and tfidf once; head-only and majority x 2 seeds
+    for key, record in a.items():
+        other, where = b[key], record.provenance.placement
+        assert (record.predictions, record.metrics) == (other.predictions, other.metrics)
+        assert where.worker == ("forked" if record.cell.model else "fresh")  # the reference rows load no model
+        assert other.provenance.placement.worker == "fresh" and where.threads == other.provenance.placement.threads
+        # a fork counts the libraries it shares with the server, so its memory reads as a fresh worker's would
+        assert abs(record.cost.peak_rss_mb - other.cost.peak_rss_mb) < 0.25 * other.cost.peak_rss_mb
+
+
+def test_forked_cells_get_their_share_of_the_cores_with_jobs_2(tmp_path):
+    results = tmp_path / "results"
+    result = run_bench("run", "--tasks", _card(tmp_path), "--strategies", "sleepy-model", "--set", "seconds=0",
+                       "--seeds", "0", "1", "--jobs", "2", "--no-baseline", "--results", str(results), env=FIXTURES)
+    assert result.returncode == 0, result.stderr
+    threads = int(os.environ.get("OMP_NUM_THREADS") or max(1, cores() // 2))
+    placements = [r.provenance.placement for r in store.iter_records(results)]
+    assert len(placements) == 2 and all(p.worker == "forked" and p.threads == threads for p in placements)

@@ -39,8 +39,9 @@ def _all_records(results: Path) -> list:
 
 def test_failing_cells_are_recorded_with_reasons_and_the_grid_goes_on(tmp_path):
     results = tmp_path / "results"
-    result = run_bench("run", "--tasks", _card(tmp_path), "--strategies", "explode", "nan-scores", "hog", "sleepy",
-                       "--set", "sleepy.seconds=0", "--max-memory", "1500", "--results", str(results), env=FIXTURES)
+    result = run_bench("run", "--tasks", _card(tmp_path), "--strategies", "explode", "nan-scores", "hog", "hog-model",
+                       "sleepy", "--set", "sleepy.seconds=0", "--max-memory", "1500", "--results", str(results),
+                       env=FIXTURES)
     assert result.returncode == 1
     failed = {r.cell.strategy: r.error for r in _all_records(results) if r.status == "failed"}
     ok = {r.cell.strategy for r in _all_records(results) if r.ok}
@@ -48,8 +49,9 @@ def test_failing_cells_are_recorded_with_reasons_and_the_grid_goes_on(tmp_path):
     assert "boom in fit" in failed["explode"]
     assert "NaN" in failed["nan-scores"]
     assert "exceeded --max-memory 1500 MB" in failed["hog"]
+    assert "exceeded --max-memory 1500 MB" in failed["hog-model"]  # a cell forked from the fork server, too
     summary = " ".join(result.stderr.split())
-    assert "3 failed" in summary and all(name in summary for name in ("explode", "nan-scores", "hog"))
+    assert "4 failed" in summary and all(name in summary for name in ("explode", "nan-scores", "hog", "hog-model"))
 
 
 def _check_intact(results: Path) -> None:
@@ -62,8 +64,8 @@ def _check_intact(results: Path) -> None:
 @pytest.mark.slow
 def test_sigkill_at_random_moments_never_corrupts_and_the_rerun_finishes(tmp_path):
     card, results = _card(tmp_path), tmp_path / "results"
-    args = ["run", "--tasks", card, "--strategies", "majority", "sleepy", "--no-baseline", "--set",
-            "sleepy.seconds=0.3", "--seeds", *map(str, range(6)), "--results", str(results)]
+    args = ["run", "--tasks", card, "--strategies", "majority", "sleepy", "sleepy-model", "--no-baseline", "--set",
+            "seconds=0.3", "--seeds", *map(str, range(6)), "--results", str(results)]
     rng = random.Random(0)
     trials = 10
     for trial in range(trials):
@@ -82,21 +84,24 @@ def test_sigkill_at_random_moments_never_corrupts_and_the_rerun_finishes(tmp_pat
     _check_intact(results)
     ok = [r for r in _all_records(results) if r.ok]
     assert Counter((r.cell.strategy, r.cell.seed) for r in ok) == Counter(
-        {(s, seed): 1 for s in ("majority", "sleepy") for seed in range(6)})
+        {(s, seed): 1 for s in ("majority", "sleepy", "sleepy-model") for seed in range(6)})
     for path, mtime in done_before.items():
         assert path.stat().st_mtime_ns == mtime  # finished cells were not redone
     ran = int(" ".join(final.stderr.split()).split(" cell(s) run")[0].split()[-1])
-    assert ran == 12 - len(done_before)
+    assert ran == 18 - len(done_before)
 
 
-@pytest.mark.parametrize("engine, how", [([], "ctrl-c"), (["--jobs", "2"], "ctrl-c"), (["--executor", "ray"], "ctrl-c"),
-                                         ([], "sigterm")], ids=["local", "jobs-2", "ray", "local-sigterm"])
-def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path, engine, how):
+@pytest.mark.parametrize("engine, how, strategy", [
+    ([], "ctrl-c", "sleepy"), (["--jobs", "2"], "ctrl-c", "sleepy"), (["--executor", "ray"], "ctrl-c", "sleepy"),
+    ([], "sigterm", "sleepy"), ([], "ctrl-c", "sleepy-model"), (["--jobs", "2"], "sigterm", "sleepy-model")],
+    ids=["local", "jobs-2", "ray", "local-sigterm", "forked", "forked-jobs-2-sigterm"])
+def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path, engine, how, strategy):
     if "ray" in engine:
         pytest.importorskip("ray", reason="Ray is not installed; `pip install 'bench[ray]'`")
     results = tmp_path / "results"
-    # eight cells of 2 s, stopped after two: on a loaded machine four were few enough to finish before the signal
-    proc = _start(["run", "--tasks", _card(tmp_path), "--strategies", "sleepy", "--set", "sleepy.seconds=2",
+    # eight cells of 2 s, stopped after two: on a loaded machine four were few enough to finish before the signal.
+    # sleepy-model's cells are forked from the fork server, which must not outlive the run either.
+    proc = _start(["run", "--tasks", _card(tmp_path), "--strategies", strategy, "--set", "seconds=2",
                    "--seeds", *map(str, range(8)), "--results", str(results), *engine], tmp_path)
     deadline = time.time() + 120
     while time.time() < deadline and len(_all_records(results)) < 2:

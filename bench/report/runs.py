@@ -130,7 +130,8 @@ def summary(record: Record) -> list[tuple[str, str]]:
     p = record.provenance.placement
     if p is not None:
         where = ", ".join(x for x in (p.executor, p.host, p.gpu or p.device,
-                                      f"{p.threads} threads" if p.threads else None) if x)
+                                      f"{p.threads} threads" if p.threads else None,
+                                      "forked from the fork server" if p.worker == "forked" else None) if x)
         rows.append(("ran on", where + (f" (retried: {'; '.join(p.retries)})" if p.retries else "")))
     rows.append(("finished", record.provenance.finished_at or "?"))
     return rows

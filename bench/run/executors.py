@@ -6,11 +6,15 @@ order they finish. The runner owns everything else (skipping, claims,
 records), so another engine can run the same cells by implementing `map`,
 without touching strategies or tasks: bench.run.ray_executor is one.
 
-Every engine runs a cell the same way, in a fresh `python -m bench.run.worker`
-process (`CellProcess`): a crash or a memory blow-up takes down that cell
-only, and its peak memory is its own. The local executor runs `jobs` of them
-at a time on this machine and shares its cores between them: with more than
-one, each cell gets cores // jobs threads, and its record says so.
+Every engine runs a cell the same way, in a process of its own
+(`CellProcess`): a crash or a memory blow-up takes down that cell only, and
+its peak memory is its own. The local executor runs `jobs` of them at a time
+on this machine and shares its cores between them: with more than one, each
+cell gets cores // jobs threads, and its record says so. A cell that loads a
+model is forked from a fork server that imported the model libraries once
+(`ForkServer`, bench.run.preload), which saves it their seconds of import; any
+other cell, every cell on Ray, and every cell under BENCH_WORKER_START=spawn
+starts a fresh `python -m bench.run.worker`.
 """
 
 from __future__ import annotations
@@ -70,12 +74,16 @@ class CellProcess:
     the worker is killed, and the cell failed, as soon as it goes over.
     """
 
-    def __init__(self, payload: dict, log_path: Path, env: dict, max_memory_mb: float | None = None):
+    def __init__(self, payload: dict, log_path: Path, env: dict, max_memory_mb: float | None = None,
+                 fork_server: "ForkServer | None" = None):
         self.payload, self.log_path, self.max_memory_mb = payload, log_path, max_memory_mb
         self.over: float | None = None  # resident MB reached when stopped for going over the cap
         self.folder = Path(tempfile.mkdtemp(prefix="bench-cell-"))
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "w", encoding="utf-8") as log:
+            if fork_server is not None:
+                self.proc = fork_server.start(payload, self.folder / "result.json", log_path, env)
+                return
             self.proc = subprocess.Popen([sys.executable, "-m", "bench.run.worker", str(self.folder / "result.json")],
                                          stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True,
                                          env=env)
@@ -136,6 +144,59 @@ class CellProcess:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+class ForkServer:
+    """Python's multiprocessing fork server, preloading the model libraries (bench.run.preload): it starts with
+    the first cell it is asked for, and each cell is a fork of it (bench.run.worker.run_forked). It takes the
+    thread count the cells get before its libraries load, as a fresh worker would, and ends with the run."""
+
+    def __init__(self, threads: int | None):
+        import multiprocessing
+
+        from bench.run.worker import use_threads
+
+        use_threads(threads)  # into this process's environment, which the server starts with
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(["bench.run.preload"])
+
+    def start(self, payload: dict, result: Path, log_path: Path, env: dict) -> "ForkedWorker":
+        from bench.run.worker import run_forked
+
+        process = self.context.Process(target=run_forked, args=(payload, str(result), str(log_path), env),
+                                       name="bench-cell")
+        process.start()
+        return ForkedWorker(process)
+
+    @staticmethod
+    def available() -> bool:
+        """On a POSIX system, unless BENCH_WORKER_START=spawn asks for a fresh interpreter per cell."""
+        import multiprocessing
+
+        return (os.environ.get("BENCH_WORKER_START", "fork-server") != "spawn"
+                and "forkserver" in multiprocessing.get_all_start_methods())
+
+
+class ForkedWorker:
+    """A cell forked from the fork server, behind the part of subprocess.Popen that CellProcess uses."""
+
+    def __init__(self, process):
+        self.process = process
+        self.pid = process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode  # negative: the signal that ended it
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def wait(self) -> int | None:
+        self.process.join()
+        return self.process.exitcode
+
+
 def _tree_rss_mb(pid: int) -> float:
     """Resident MB of a process and its children."""
     import psutil
@@ -164,6 +225,7 @@ class LocalProcessExecutor:
         self.threads = None if jobs == 1 else max(1, cores() // jobs)  # None: the libraries' own default
         self.env = {**os.environ, **(env or {})}
         self.max_memory_mb = max_memory_mb
+        self.fork_server: ForkServer | None = None  # started for the first cell that loads a model
 
     def start(self) -> "LocalProcessExecutor":
         return self  # nothing to start: each cell starts its own process
@@ -180,9 +242,13 @@ class LocalProcessExecutor:
         return resolve_device(requested)
 
     def launch(self, job: Job) -> CellProcess:
+        forked = bool(job.payload.get("cell", {}).get("model")) and ForkServer.available()
         payload = {**job.payload, "runtime": {"executor": self.name, "threads": self.threads,
-                                              "parent_pid": os.getpid()}}  # a worker never outlives its run
-        return CellProcess(payload, job.log_path, self.env, self.max_memory_mb)
+                                              "parent_pid": os.getpid(),  # a worker never outlives its run
+                                              "worker": "forked" if forked else "fresh"}}
+        if forked and self.fork_server is None:
+            self.fork_server = ForkServer(self.threads)
+        return CellProcess(payload, job.log_path, self.env, self.max_memory_mb, self.fork_server if forked else None)
 
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
         queue, running = iter(jobs), {}  # running: key -> (job, its process)

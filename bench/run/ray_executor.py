@@ -164,7 +164,8 @@ class RayExecutor:
         def submit(job: Job, retries: tuple[str, ...] = ()) -> None:
             need = request(job.payload, largest, self.max_memory_mb)
             payload = {k: v for k, v in job.payload.items() if k != "data"}
-            payload["runtime"] = {"executor": self.name, "threads": need.cpus, "retries": list(retries)}
+            payload["runtime"] = {"executor": self.name, "threads": need.cpus, "retries": list(retries),
+                                  "worker": "fresh"}
             fingerprint = job.payload["data"]["fingerprint"]
             if fingerprint not in data:  # each task's data goes to the object store once
                 data[fingerprint] = ray.put(job.payload["data"])

@@ -198,6 +198,7 @@ class Placement:
     threads: int | None = None  # CPU threads the cell was given (the machine's cores shared between cells)
     node: str | None = None  # the engine's id of the node (Ray's node id)
     retries: tuple[str, ...] = ()  # why earlier attempts ended, when the engine's failure (not the cell's) retried it
+    worker: str | None = None  # how the cell's process started: "forked" from the local fork server, or "fresh"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Runs one planned cell in its own process and measures it.
 
-`python -m bench.run.worker RESULT.json < JOB.json`: the job (bench.run.plan)
+`python -m bench.run.worker RESULT.json < JOB.json`, or `run_forked` in a
+child of the local executor's fork server: the job (bench.run.plan)
 carries the resolved task card, the strategy's resolved options and the
 task's data, so nothing is derived again here; the data's fingerprint is
 checked. The executor adds a `runtime` part: its name, the CPU threads the
@@ -34,14 +35,17 @@ from pathlib import Path
 from typing import Any
 
 
+UNCOUNTED_MB = 0.0  # a forked cell's: the server's resident libraries its own count does not show yet (run_forked)
+
+
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + UNCOUNTED_MB  # Linux reports KiB
 
 
 def current_rss_mb() -> float:
     import psutil
 
-    return psutil.Process().memory_info().rss / 2**20
+    return psutil.Process().memory_info().rss / 2**20 + UNCOUNTED_MB
 
 
 def config_from_json(config_cls: type, values: dict) -> Any:
@@ -292,9 +296,12 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 def use_threads(threads: int | None) -> None:
     """Give this process `threads` CPU threads (read by torch, faiss and tokenizers when they load), unless
-    OMP_NUM_THREADS says otherwise already: the user's (or Ray's, which sets it to the task's CPUs)."""
+    OMP_NUM_THREADS says otherwise already: the user's (or Ray's, which sets it to the task's CPUs). In a
+    fork server's child torch has loaded already, and is told."""
     if threads and "OMP_NUM_THREADS" not in os.environ:
         os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    if "torch" in sys.modules and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -323,18 +330,47 @@ def placement(job: dict) -> dict:
         if device and device.startswith("cuda") and torch.cuda.is_available():
             gpu = torch.cuda.get_device_name()
     return {"executor": runtime.get("executor", "local"), "host": socket.gethostname(), "device": device, "gpu": gpu,
-            "threads": threads, "node": runtime.get("node"), "retries": list(runtime.get("retries", ()))}
+            "threads": threads, "node": runtime.get("node"), "retries": list(runtime.get("retries", ())),
+            "worker": runtime.get("worker")}
 
 
 def main(argv: list[str]) -> int:
+    """`python -m bench.run.worker RESULT.json < JOB.json`: a cell in a fresh process."""
+    job = json.loads(sys.stdin.read())
+    serve(job, Path(argv[0]), (job.get("runtime") or {}).get("parent_pid"))
+    return 0
+
+
+def run_forked(job: dict, out: str, log_path: str, env: dict) -> None:
+    """A cell in a child of the local executor's fork server (bench.run.executors.ForkServer), which imported
+    the model libraries before the fork: the same as `main`, with the run's environment (not the server's) and the
+    cell's log as its standard output and error. Exits with 130 on Ctrl-C, as a fresh worker does."""
+    import psutil
+
+    global UNCOUNTED_MB
+    # A fork shares the server's pages but counts only those it touches: the libraries' pages that a fresh
+    # worker would hold after importing them are added, so its memory reads as a fresh worker's would.
+    UNCOUNTED_MB = max(0.0, psutil.Process(os.getppid()).memory_info().rss - psutil.Process().memory_info().rss) / 2**20
+    os.environ.clear()
+    os.environ.update(env)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    try:
+        serve(job, Path(out), os.getppid())  # the server: it ends when the run does
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def serve(job: dict, out: Path, parent_pid: int | None) -> None:
+    """Runs the cell and writes its result (or its failure) atomically to `out`; a cell that fails is a result,
+    Ctrl-C is not."""
     from bench.run.provenance import machine
 
-    out = Path(argv[0])
-    job = json.loads(sys.stdin.read())
-    runtime = job.get("runtime") or {}
-    use_threads(runtime.get("threads"))
-    if runtime.get("parent_pid"):
-        die_with_parent(runtime["parent_pid"])
+    use_threads((job.get("runtime") or {}).get("threads"))
+    if parent_pid:
+        die_with_parent(parent_pid)
     try:
         result = {"status": "ok", "error": None, **run_cell(job)}
     except BaseException as exc:  # the cell failed; the grid goes on
@@ -349,7 +385,6 @@ def main(argv: list[str]) -> int:
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, default=str))
     tmp.replace(out)
-    return 0
 
 
 if __name__ == "__main__":
