@@ -66,8 +66,10 @@ def run(args) -> dict:
     from bench.run.device import resolve_device, resolve_precision, seed_everything
     from bench.run.grid import build_strategy, parse_options
     from bench.run.plan import resolve_card
+    from bench.run.provenance import git_state, machine, package_versions
     from bench.run.tuning import _predict
 
+    git = git_state()  # the code as it starts: a commit made while it runs is not the one that ran
     use_offline_hub()
     device = resolve_device(args.device)
     precision = resolve_precision("auto", device)
@@ -110,11 +112,9 @@ def run(args) -> dict:
                 line.update(difference_pts=round(line["held_out_pct"] - 100 * statistics.mean(correct[first]), 2),
                             only_first=b, only_this=c, mcnemar_p=round(p, 4))
             summary.append(line)
-    from bench.run.provenance import git_state, machine, package_versions
-
     return {"task": args.task, "budget": args.budget, "folds": args.folds, "seeds": args.seeds,
             "command": " ".join(["benchmarks/defaults_cv.py", *sys.argv[1:]]), "precision": precision,
-            "provenance": {"git": git_state(), "machine": machine(), "versions": package_versions()},
+            "provenance": {"git": git, "machine": machine(), "versions": package_versions()},
             "rows": rows, "summary": summary}
 
 
