@@ -35,17 +35,46 @@ from pathlib import Path
 from typing import Any
 
 
-UNCOUNTED_MB = 0.0  # a forked cell's: the server's resident libraries its own count does not show yet (run_forked)
+FORK_SERVER: int | None = None  # a forked cell's server process (run_forked)
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + UNCOUNTED_MB  # Linux reports KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + uncounted_mb()  # Linux reports KiB
 
 
 def current_rss_mb() -> float:
     import psutil
 
-    return psutil.Process().memory_info().rss / 2**20 + UNCOUNTED_MB
+    return psutil.Process().memory_info().rss / 2**20 + uncounted_mb()
+
+
+def uncounted_mb() -> float:
+    """In a cell forked from the fork server: the MB resident in the server that this process has not mapped.
+
+    A fork shares the server's pages but its resident count holds only those it has touched since, where a
+    fresh worker holds everything it touched while importing the same libraries. Adding what the server holds
+    and this process does not, mapping by mapping, makes a forked cell's memory read as a fresh worker's; a
+    page counts once, whoever touched it. 0 outside a fork, or where /proc cannot be read."""
+    if FORK_SERVER is None:
+        return 0.0
+    try:
+        mine, server = _resident_kb_by_mapping(os.getpid()), _resident_kb_by_mapping(FORK_SERVER)
+    except OSError:
+        return 0.0
+    return sum(max(0, kb - mine.get(start, 0)) for start, kb in server.items()) / 1024
+
+
+def _resident_kb_by_mapping(pid: int) -> dict[str, int]:
+    """Resident kB of each of a process's memory mappings, by the mapping's start address (/proc/PID/smaps)."""
+    resident, start = {}, None
+    with open(f"/proc/{pid}/smaps", encoding="utf-8", errors="replace") as smaps:
+        for line in smaps:
+            first = line.split(None, 1)[0] if line.strip() else ""
+            if "-" in first and not first.endswith(":"):  # a mapping's header: "start-end perms offset dev inode path"
+                start = first.split("-", 1)[0]
+            elif first == "Rss:" and start is not None:
+                resident[start] = resident.get(start, 0) + int(line.split()[1])
+    return resident
 
 
 def config_from_json(config_cls: type, values: dict) -> Any:
@@ -345,12 +374,8 @@ def run_forked(job: dict, out: str, log_path: str, env: dict) -> None:
     """A cell in a child of the local executor's fork server (bench.run.executors.ForkServer), which imported
     the model libraries before the fork: the same as `main`, with the run's environment (not the server's) and the
     cell's log as its standard output and error. Exits with 130 on Ctrl-C, as a fresh worker does."""
-    import psutil
-
-    global UNCOUNTED_MB
-    # A fork shares the server's pages but counts only those it touches: the libraries' pages that a fresh
-    # worker would hold after importing them are added, so its memory reads as a fresh worker's would.
-    UNCOUNTED_MB = max(0.0, psutil.Process(os.getppid()).memory_info().rss - psutil.Process().memory_info().rss) / 2**20
+    global FORK_SERVER
+    FORK_SERVER = os.getppid()  # its pages count as this cell's too (uncounted_mb)
     os.environ.clear()
     os.environ.update(env)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
