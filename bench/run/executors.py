@@ -161,8 +161,8 @@ class ForkServer:
     def start(self, payload: dict, result: Path, log_path: Path, env: dict) -> "ForkedWorker":
         from bench.run.worker import run_forked
 
-        process = self.context.Process(target=run_forked, args=(payload, str(result), str(log_path), env),
-                                       name="bench-cell")
+        process = self.context.Process(target=run_forked, name="bench-cell",  # the job as JSON, as a fresh worker
+                                       args=(json.dumps(payload), str(result), str(log_path), env))  # reads it
         process.start()
         return ForkedWorker(process)
 

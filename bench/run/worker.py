@@ -370,10 +370,11 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def run_forked(job: dict, out: str, log_path: str, env: dict) -> None:
+def run_forked(job: str, out: str, log_path: str, env: dict) -> None:
     """A cell in a child of the local executor's fork server (bench.run.executors.ForkServer), which imported
     the model libraries before the fork: the same as `main`, with the run's environment (not the server's) and the
-    cell's log as its standard output and error. Exits with 130 on Ctrl-C, as a fresh worker does."""
+    cell's log as its standard output and error. The job comes as the same JSON a fresh worker reads, so both
+    see the same values (lists, not tuples). Exits with 130 on Ctrl-C, as a fresh worker does."""
     global FORK_SERVER
     FORK_SERVER = os.getppid()  # its pages count as this cell's too (uncounted_mb)
     os.environ.clear()
@@ -383,7 +384,7 @@ def run_forked(job: dict, out: str, log_path: str, env: dict) -> None:
     os.dup2(log, 2)
     os.close(log)
     try:
-        serve(job, Path(out), os.getppid())  # the server: it ends when the run does
+        serve(json.loads(job), Path(out), os.getppid())  # the server: it ends when the run does
     except KeyboardInterrupt:
         sys.exit(130)
 
