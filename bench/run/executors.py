@@ -80,15 +80,16 @@ class CellProcess:
         self.over: float | None = None  # resident MB reached when stopped for going over the cap
         self.folder = Path(tempfile.mkdtemp(prefix="bench-cell-"))
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        job = json.dumps(payload)  # the same text for a forked worker and a fresh one
         with open(log_path, "w", encoding="utf-8") as log:
             if fork_server is not None:
-                self.proc = fork_server.start(payload, self.folder / "result.json", log_path, env)
+                self.proc = fork_server.start(job, self.folder / "result.json", log_path, env)
                 return
             self.proc = subprocess.Popen([sys.executable, "-m", "bench.run.worker", str(self.folder / "result.json")],
                                          stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True,
                                          env=env)
         try:
-            self.proc.stdin.write(json.dumps(payload))
+            self.proc.stdin.write(job)
             self.proc.stdin.close()
         except BrokenPipeError:
             pass  # the worker died at once; result() says how
@@ -158,11 +159,12 @@ class ForkServer:
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(["bench.run.preload"])
 
-    def start(self, payload: dict, result: Path, log_path: Path, env: dict) -> "ForkedWorker":
+    def start(self, job: str, result: Path, log_path: Path, env: dict) -> "ForkedWorker":
+        """A forked cell for `job`, the JSON text a fresh worker would read from its standard input."""
         from bench.run.worker import run_forked
 
-        process = self.context.Process(target=run_forked, name="bench-cell",  # the job as JSON, as a fresh worker
-                                       args=(json.dumps(payload), str(result), str(log_path), env))  # reads it
+        process = self.context.Process(target=run_forked, name="bench-cell",
+                                       args=(job, str(result), str(log_path), env))
         process.start()
         return ForkedWorker(process)
 
@@ -187,7 +189,7 @@ class ForkedWorker:
         return self.process.exitcode  # negative: the signal that ended it
 
     def poll(self) -> int | None:
-        return self.process.exitcode
+        return self.returncode
 
     def kill(self) -> None:
         self.process.kill()
