@@ -12,8 +12,9 @@ What every trained strategy shares lives here, in the order a fit runs:
    by label and seeded by the run seed (bench.data.sampling), or a validation
    split handed in from outside (the tuner's held-out fold). The test split
    is never touched.
-3. `train(...)`: the loop. It is transformers' `Trainer` (AdamW, linear decay
-   after warmup, gradient clipping at 1.0, seeded data order, length-grouped
+3. `train(...)`: the loop. It is transformers' `Trainer` (AdamW, torch's fused
+   kernel: on a CPU the default one updates parameter by parameter and took
+   38-45 % of a step on spam's short texts; linear decay after warmup, gradient clipping at 1.0, seeded data order, length-grouped
    batches for text), with a callback that keeps one row of curves per epoch,
    applies the best-epoch rule and early stopping, and stops a diverging run.
 4. `save_artifact(...)`: what was trained, written as safetensors into the
@@ -160,7 +161,7 @@ def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], opti
             per_device_train_batch_size=options.batch_size,
             per_device_eval_batch_size=options.eval_batch_size * inference_batch_scale(device),
             weight_decay=options.weight_decay, warmup_steps=options.warmup_ratio, lr_scheduler_type="linear",
-            optim="adamw_torch", eval_strategy="epoch" if val_rows else "no", save_strategy="no",
+            optim="adamw_torch_fused", eval_strategy="epoch" if val_rows else "no", save_strategy="no",
             logging_strategy="no",
             report_to="none", disable_tqdm=True, seed=seed, data_seed=seed, use_cpu=not gpu,
             bf16=uses_bf16(options, precision),
