@@ -12,11 +12,12 @@ What every trained strategy shares lives here, in the order a fit runs:
    by label and seeded by the run seed (bench.data.sampling), or a validation
    split handed in from outside (the tuner's held-out fold). The test split
    is never touched.
-3. `train(...)`: the loop. It is transformers' `Trainer` (AdamW, torch's fused
-   kernel: on a CPU the default one updates parameter by parameter and took
-   38-45 % of a step on spam's short texts; linear decay after warmup, gradient clipping at 1.0, seeded data order, length-grouped
-   batches for text), with a callback that keeps one row of curves per epoch,
-   applies the best-epoch rule and early stopping, and stops a diverging run.
+3. `train(...)`: the loop. It is transformers' `Trainer` (AdamW in torch's
+   fused kernel: on a CPU the default one updates parameter by parameter,
+   43-45 % of a step on spam's short texts; linear decay after warmup,
+   gradient clipping at 1.0, seeded data order, length-grouped batches for
+   text), with a callback that keeps one row of curves per epoch, applies the
+   best-epoch rule and early stopping, and stops a diverging run.
 4. `save_artifact(...)`: what was trained, written as safetensors into the
    run's artifact folder (`RunContext.artifact_dir`), or into a temporary
    folder only to measure its size.
