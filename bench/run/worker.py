@@ -384,7 +384,7 @@ def run_forked(job: str, out: str, log_path: str, env: dict) -> None:
     os.dup2(log, 2)
     os.close(log)
     try:
-        serve(json.loads(job), Path(out), os.getppid())  # the server: it ends when the run does
+        serve(json.loads(job), Path(out), FORK_SERVER)  # the server: it ends when the run does
     except KeyboardInterrupt:
         sys.exit(130)
 
