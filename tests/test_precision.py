@@ -131,6 +131,35 @@ def test_a_bf16_language_model_computes_its_logits_in_float32():
     assert torch.allclose(logits, reference, atol=0.05)
 
 
+def test_the_bf16_scorer_shares_key_value_heads_in_the_kernel_with_the_same_answers_bit_for_bit():
+    """bench.models.attention: SmolLM2's 3 key/value heads read in place by torch's kernel instead of copied for its
+    9 query heads; padded batches must keep their masks (a custom attention name without a registered mask
+    function gets none from transformers, and padded texts would read their padding)."""
+    import numpy as np
+
+    from bench.data.loading import resolve
+    from bench.engines.scoring import LabelScorer
+    from bench.models.attention import SHARED_KV_HEADS
+    from bench.registry import TASKS
+
+    card, data = resolve(TASKS.get("spam"))
+    texts = data.test.texts[:12]  # 12 to 1,000+ characters: every batch is padded
+    demos = list(zip(data.train.texts[:4], data.train.labels[:4]))
+    scorer = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="bf16")
+    scorer.setup(card)
+    assert scorer.model.config._attn_implementation == SHARED_KV_HEADS
+    shared = [scorer.classify(texts, calibrate=True), scorer.classify(texts, shared_demos=demos)]
+    alone = scorer.classify(texts[:1], calibrate=True)  # no padding at all
+    scorer.model.set_attn_implementation("sdpa")  # transformers' own call, copying the heads
+    try:
+        copied = [scorer.classify(texts, calibrate=True), scorer.classify(texts, shared_demos=demos)]
+    finally:
+        scorer.model.set_attn_implementation(SHARED_KV_HEADS)  # the model is shared by the process's scorers
+    for a, b in zip(shared, copied):
+        assert np.array_equal(a, b)
+    assert abs(alone[0] - shared[0][0]).max() < 0.02  # the same text padded in a batch: bf16 noise, not padding
+
+
 @pytest.mark.slow
 def test_bf16_prompt_scoring_agrees_with_fp32_on_real_messages():
     import torch

@@ -229,6 +229,37 @@ def test_a_fine_tune_without_a_validation_split_trains_every_epoch_on_every_labe
     assert proba.shape == (4, 2) and np.allclose(proba.sum(axis=1), 1.0)
 
 
+def test_a_bf16_fit_on_a_cpu_computes_attention_in_fp32_while_training_and_keeps_the_padding_masked(spam,
+                                                                                                   monkeypatch):
+    # bench.models.attention: attention's backward is faster in float32 on a CPU, so a bf16 fit computes attention
+    # in float32 while gradients are recorded and in bf16 for validation and prediction, padding masked throughout
+    import torch
+
+    from bench.models.attention import FP32_FOR_GRADIENTS
+
+    card, data = spam
+    seen = []  # (dtype, gradients recorded, masked) of every attention call
+    kernel = torch.nn.functional.scaled_dot_product_attention
+
+    def watched(query, key, value, attn_mask=None, **kwargs):
+        seen.append((query.dtype, torch.is_grad_enabled(), attn_mask is not None))
+        return kernel(query, key, value, attn_mask=attn_mask, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", watched)
+    strategy = STRATEGIES.get("full")(STRATEGIES.get("full").Config(**TINY), MINILM,
+                                      RunContext(device="cpu", seed=0, precision="bf16"))
+    strategy.fit(_slice(data, 8), card)
+    training_calls, validation_calls = ({call for call in seen if call[1] is grad} for grad in (True, False))
+    assert {dtype for dtype, _, _ in training_calls} == {torch.float32}  # the padded batches masked:
+    assert (torch.float32, True, True) in training_calls and (torch.bfloat16, False, True) in validation_calls
+    assert {dtype for dtype, _, _ in validation_calls} == {torch.bfloat16}
+    assert strategy.model.config._attn_implementation == FP32_FOR_GRADIENTS
+    texts = sorted(data.test.texts[:6], key=len)  # from 4 to 30+ tokens: the short ones are padded
+    together = strategy.predict_proba(texts)
+    alone = np.vstack([strategy.predict_proba([text]) for text in texts])
+    assert abs(together - alone).max() < 0.02  # bf16 noise; a text reading its padding moves far more
+
+
 def test_a_validation_split_given_from_outside_chooses_the_epoch_and_all_of_train_trains(spam):
     # the tuner hands a trained strategy its held-out fold this way (bench.run.tuning, protocol 2)
     card, data = spam

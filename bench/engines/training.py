@@ -17,7 +17,9 @@ What every trained strategy shares lives here, in the order a fit runs:
    43-45 % of a step on spam's short texts; linear decay after warmup,
    gradient clipping at 1.0, seeded data order, length-grouped batches for
    text), with a callback that keeps one row of curves per epoch, applies the
-   best-epoch rule and early stopping, and stops a diverging run.
+   best-epoch rule and early stopping, and stops a diverging run. Under bf16
+   autocast on a CPU, attention computes in float32 while training, faster
+   there (bench.models.attention).
 4. `save_artifact(...)`: what was trained, written as safetensors into the
    run's artifact folder (`RunContext.artifact_dir`), or into a temporary
    folder only to measure its size.
@@ -136,7 +138,8 @@ def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], opti
     must return an output with `loss` and `logits` when given labels. Without
     `val_rows` every planned epoch runs (or the first `stop_after`) and the last one run is kept. With
     `precision` "bf16" (and the mixed_precision option on) the forward and
-    backward passes run under bf16 autocast; weights and optimiser stay fp32.
+    backward passes run under bf16 autocast; weights and optimiser stay fp32;
+    on a CPU attention computes in fp32 while training (bench.models.attention).
     """
     from transformers import PrinterCallback, Trainer, TrainingArguments
 
@@ -156,6 +159,10 @@ def train(model: "torch.nn.Module", rows: list[dict], val_rows: list[dict], opti
             return (loss, outputs) if return_outputs else loss
 
     gpu = device.startswith("cuda")
+    if uses_bf16(options, precision) and not gpu:  # attention's backward is faster in float32 on a CPU
+        from bench.models.attention import use_fp32_for_gradients
+
+        use_fp32_for_gradients(model)
     with tempfile.TemporaryDirectory(prefix="bench-trainer-") as scratch:
         args = TrainingArguments(
             output_dir=scratch, num_train_epochs=history.epochs_planned, learning_rate=options.learning_rate,

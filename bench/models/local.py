@@ -56,7 +56,8 @@ def sentence_encoder(name: str, device: str = "cpu"):
 def causal_lm(name: str, device: str = "cpu", dtype: str = "float32"):
     """(tokenizer, model) of a frozen causal LM in eval mode, in `dtype` ("float32", or "bfloat16" where the
     hardware computes in it), loaded once per process. In bfloat16 the final norm and the output layer stay in
-    float32 (`float32_output`)."""
+    float32 (`float32_output`), and on a CPU attention shares grouped key/value heads in the kernel
+    (bench.models.attention)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -65,6 +66,10 @@ def causal_lm(name: str, device: str = "cpu", dtype: str = "float32"):
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), use_safetensors=True)
     if dtype != "float32":
         float32_output(model)
+        if device == "cpu":
+            from bench.models.attention import use_shared_kv_heads
+
+            use_shared_kv_heads(model)
     return tokenizer, model.to(device).eval()
 
 
