@@ -28,7 +28,13 @@ def _card(tmp_path: Path) -> str:
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
     # The run gets Ctrl-C as a terminal gives it, even when the suite itself was started in the background
     # (`cmd &` in a script ignores SIGINT, and a child inherits that): the default action is restored for it.
-    return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=cwd, env={**os.environ, **FIXTURES},
+    # Its temporary folders go under cwd/tmp (Ray's excepted: its socket paths must stay short), where a test can
+    # see what a stopped run left behind, and where a killed one's leftovers go away with the test's folder.
+    env = {**os.environ, **FIXTURES}
+    if "ray" not in args:
+        (cwd / "tmp").mkdir(exist_ok=True)
+        env["TMPDIR"] = str(cwd / "tmp")
+    return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
@@ -118,6 +124,7 @@ def test_ctrl_c_stops_cleanly_and_says_what_finished(tmp_path, engine, how, stra
     _check_intact(results)
     assert not list((results / "records").rglob("*.claim"))
     assert _left_running(proc.pid) == []  # no worker, and no Ray process of a local instance, outlives the run
+    assert not list((tmp_path / "tmp").glob("bench-cell-*"))  # each stopped cell's folder removed
 
 
 def _left_running(group: int) -> list[str]:
