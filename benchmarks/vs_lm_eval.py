@@ -1,6 +1,8 @@
 """Zero-shot scoring side by side with lm-evaluation-harness: same model, prompt, truncation and texts.
 
-Run from the repository root, after `pip install -c constraints.txt '.[compare]'`:
+Run from the repository root, after `.venv/bin/pip install -c constraints.txt -e '.[test,compare]'`
+(editable, as the Makefile installs bench: without `-e` pip would replace the
+working tree's bench with a copy of it):
 
     .venv/bin/python benchmarks/vs_lm_eval.py                  # imdb: the 200 test reviews
     .venv/bin/python benchmarks/vs_lm_eval.py --task spam --limit 300
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import lm_eval  # noqa: F401
     except ImportError:
-        print("lm-eval is not installed: pip install -c constraints.txt '.[compare]'", file=sys.stderr)
+        print("lm-eval is not installed: .venv/bin/pip install -c constraints.txt -e '.[test,compare]'", file=sys.stderr)
         return 2
     import numpy as np
     import torch
