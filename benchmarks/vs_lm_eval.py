@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import lm_eval  # noqa: F401
     except ImportError:
-        print("lm-eval is not installed: .venv/bin/pip install -c constraints.txt -e '.[test,compare]'", file=sys.stderr)
+        print("lm-eval is not installed: .venv/bin/pip install -c constraints.txt -e '.[test,compare]'",
+              file=sys.stderr)
         return 2
     import numpy as np
     import torch

@@ -13,14 +13,16 @@
    slower with shared heads (31.1 against 29.4 ms on few-shot's shapes), so
    only bf16 models on a CPU use it (bench.models.local); the float32 referee
    of "bf16-checked" keeps transformers' own call.
-2. `fp32_for_gradients`, for fine-tunes under bf16 autocast on a CPU. torch's
-   CPU flash-attention backward is slower in bf16 than in float32 at MiniLM's
-   32-wide heads, its forward faster (8 texts x 12 heads x 512 tokens: forward
-   and backward 97 against 78 ms, forward alone 17 against 25 ms). Attention
-   runs in float32 while gradients are recorded and as it comes otherwise
-   (validation and prediction stay bf16). In a real imdb fit the attention
-   kernels went from 2.42 to 2.02 s and the fit from 8.6 to 8.0 s (48
-   reviews, one epoch); float32 is also the more precise of the two.
+2. `fp32_for_gradients`, for fine-tunes under bf16 autocast on a CPU. On an
+   Intel Xeon with AMX, torch's CPU flash-attention backward is slower in bf16
+   than in float32 at MiniLM's 32-wide heads, its forward faster (8 texts x
+   12 heads x 512 tokens: forward and backward 97 against 78 ms, forward alone
+   17 against 25 ms); on an AMD Zen 5 the two took the same time (85.0 against
+   83.9 ms forward and backward). Attention runs in float32 while gradients
+   are recorded and as it comes otherwise (validation and prediction stay
+   bf16). In a real imdb fit on the Xeon the attention kernels went from 2.42
+   to 2.02 s and the fit from 8.6 to 8.0 s (48 reviews, one epoch); float32
+   is also the more precise of the two.
 
 Each is registered with transformers under its own name together with SDPA's
 mask builder: transformers builds no mask at all for an attention name it has
