@@ -131,7 +131,7 @@ def test_a_bf16_language_model_computes_its_logits_in_float32():
     assert torch.allclose(logits, reference, atol=0.05)
 
 
-def test_the_bf16_scorer_shares_key_value_heads_in_the_kernel_with_the_same_answers_bit_for_bit():
+def test_the_bf16_scorer_shares_key_value_heads_in_the_kernel_with_the_same_answers_bit_for_bit(monkeypatch):
     """bench.models.attention: SmolLM2's 3 key/value heads read in place by torch's kernel instead of copied for its
     9 query heads; padded batches must keep their masks (a custom attention name without a registered mask
     function gets none from transformers, and padded texts would read their padding)."""
@@ -139,25 +139,111 @@ def test_the_bf16_scorer_shares_key_value_heads_in_the_kernel_with_the_same_answ
 
     from bench.data.loading import resolve
     from bench.engines.scoring import LabelScorer
-    from bench.models.attention import SHARED_KV_HEADS
+    from bench.models import attention
     from bench.registry import TASKS
 
+    monkeypatch.setattr(attention, "CHUNK_ROWS", 10**6)  # one kernel call per layer, as transformers makes
     card, data = resolve(TASKS.get("spam"))
     texts = data.test.texts[:12]  # 12 to 1,000+ characters: every batch is padded
     demos = list(zip(data.train.texts[:4], data.train.labels[:4]))
     scorer = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="bf16")
     scorer.setup(card)
-    assert scorer.model.config._attn_implementation == SHARED_KV_HEADS
+    assert scorer.model.config._attn_implementation == attention.SCORING
     shared = [scorer.classify(texts, calibrate=True), scorer.classify(texts, shared_demos=demos)]
     alone = scorer.classify(texts[:1], calibrate=True)  # no padding at all
     scorer.model.set_attn_implementation("sdpa")  # transformers' own call, copying the heads
     try:
         copied = [scorer.classify(texts, calibrate=True), scorer.classify(texts, shared_demos=demos)]
     finally:
-        scorer.model.set_attn_implementation(SHARED_KV_HEADS)  # the model is shared by the process's scorers
+        scorer.model.set_attn_implementation(attention.SCORING)  # the model is shared by the process's scorers
     for a, b in zip(shared, copied):
         assert np.array_equal(a, b)
     assert abs(alone[0] - shared[0][0]).max() < 0.02  # the same text padded in a batch: bf16 noise, not padding
+
+
+def _padded_prompt_batch(texts: int, prefix: int, rest: int, padding: list[int]):
+    """Queries, keys, values and the boolean mask of a batch scored after a cached shared start (as
+    bench.engines.scoring builds it): every text sees the start, then its own tokens up to itself; text i is
+    left-padded by padding[i] tokens, which it never sees (a padded position still sees the start)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    query = torch.randn(texts, 9, rest, 64, generator=generator)
+    key, value = (torch.randn(texts, 3, prefix + rest, 64, generator=generator) for _ in range(2))
+    mask = torch.ones(texts, 1, rest, prefix + rest, dtype=torch.bool)
+    causal = torch.ones(rest, rest, dtype=torch.bool).tril()
+    for i, pad in enumerate(padding):
+        mask[i, 0, :, prefix:] = causal
+        mask[i, 0, :, prefix:prefix + pad] = False
+    return query, key, value, mask
+
+
+def test_causal_chunks_give_every_query_the_keys_it_saw_and_leave_out_what_the_mask_hides():
+    """bench.models.attention.causal_chunks: a long per-text part after a short shared start is attended chunk
+    by chunk, each chunk with the keys up to the last one its queries may see: the same output as one call
+    (float32 rounding), over about 60 % of the query-key pairs; a mask without that shape gets one call."""
+    import torch
+    import torch.nn.functional as F
+
+    from bench.models.attention import CHUNK_ROWS, causal_chunks
+
+    query, key, value, mask = _padded_prompt_batch(texts=3, prefix=40, rest=300, padding=[0, 37, 300])
+    calls = []
+
+    def attend(q, k, v, m):
+        calls.append((q.shape[2], k.shape[2]))
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=m, enable_gqa=True).transpose(1, 2)
+
+    whole = attend(query, key, value, mask)
+    calls.clear()
+    chunked = causal_chunks(attend, query, key, value, mask)
+    assert torch.allclose(chunked, whole, atol=1e-5)
+    assert len(calls) == -(-300 // CHUNK_ROWS) and [q for q, _ in calls][:-1] == [CHUNK_ROWS] * (len(calls) - 1)
+    assert [k for _, k in calls] == [40 + min(300, (i + 1) * CHUNK_ROWS) for i in range(len(calls))]
+    assert sum(q * k for q, k in calls) < 0.65 * 300 * 340
+    for unfit in (torch.ones_like(mask),  # every query sees every key (an encoder): nothing to leave out
+                  torch.zeros_like(mask, dtype=torch.float32),  # an additive mask: not read
+                  mask[:, :, :CHUNK_ROWS, :40 + CHUNK_ROWS]):  # too few queries to cut
+        calls.clear()
+        q = query[:, :, :unfit.shape[2]]
+        k, v = key[:, :, :unfit.shape[3]], value[:, :, :unfit.shape[3]]
+        assert torch.equal(causal_chunks(attend, q, k, v, unfit), attend(q, k, v, unfit))
+        assert len(calls) == 2  # one call each side
+
+
+def test_chunked_attention_scores_real_prompts_as_one_call_does():
+    """The scoring attention on SmolLM2 in float32 (where rounding is small enough to compare): rag-like prompts
+    (each text's own demonstrations) give the same label probabilities chunked as in one call per layer."""
+    import numpy as np
+
+    from bench.data.loading import resolve
+    from bench.engines.scoring import LabelScorer
+    from bench.models import attention
+    from bench.registry import TASKS
+
+    card, data = resolve(TASKS.get("imdb"))
+    texts = data.test.texts[:3]
+    demos = [list(zip(data.train.texts[i:i + 2], data.train.labels[i:i + 2])) for i in range(3)]
+    scorer = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="fp32")
+    scorer.setup(card, demo_tokens=96)
+    model = scorer.model  # shared by the process's float32 scorers: put back as it was below
+    one_call = scorer.classify(texts, demos=demos)
+    calls = []
+    original = attention.causal_chunks
+
+    def counted(attend, query, key, value, mask):
+        out = original(lambda *a: calls.append(a[0].shape[2]) or attend(*a), query, key, value, mask)
+        return out
+
+    attention.use_scoring_attention(model)
+    attention.causal_chunks = counted
+    try:
+        chunked = scorer.classify(texts, demos=demos)
+    finally:
+        attention.causal_chunks = original
+        model.set_attn_implementation("sdpa")
+    assert np.allclose(chunked, one_call, atol=1e-5)
+    assert max(calls) == attention.CHUNK_ROWS  # the long prompts were cut
 
 
 @pytest.mark.slow

@@ -56,8 +56,8 @@ def sentence_encoder(name: str, device: str = "cpu"):
 def causal_lm(name: str, device: str = "cpu", dtype: str = "float32"):
     """(tokenizer, model) of a frozen causal LM in eval mode, in `dtype` ("float32", or "bfloat16" where the
     hardware computes in it), loaded once per process. In bfloat16 the final norm and the output layer stay in
-    float32 (`float32_output`), and on a CPU attention shares grouped key/value heads in the kernel
-    (bench.models.attention)."""
+    float32 (`float32_output`), and on a CPU attention shares grouped key/value heads in the kernel and leaves
+    out most of what the causal mask hides (bench.models.attention)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -67,9 +67,9 @@ def causal_lm(name: str, device: str = "cpu", dtype: str = "float32"):
     if dtype != "float32":
         float32_output(model)
         if device == "cpu":
-            from bench.models.attention import use_shared_kv_heads
+            from bench.models.attention import use_scoring_attention
 
-            use_shared_kv_heads(model)
+            use_scoring_attention(model)
     return tokenizer, model.to(device).eval()
 
 
