@@ -211,7 +211,7 @@ def test_causal_chunks_give_every_query_the_keys_it_saw_and_leave_out_what_the_m
         assert len(calls) == 2  # one call each side
 
 
-def test_chunked_attention_scores_real_prompts_as_one_call_does():
+def test_chunked_attention_scores_real_prompts_as_one_call_does(monkeypatch):
     """The scoring attention on SmolLM2 in float32 (where rounding is small enough to compare): rag-like prompts
     (each text's own demonstrations) give the same label probabilities chunked as in one call per layer."""
     import numpy as np
@@ -226,24 +226,24 @@ def test_chunked_attention_scores_real_prompts_as_one_call_does():
     demos = [list(zip(data.train.texts[i:i + 2], data.train.labels[i:i + 2])) for i in range(3)]
     scorer = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="fp32")
     scorer.setup(card, demo_tokens=96)
-    model = scorer.model  # shared by the process's float32 scorers: put back as it was below
-    one_call = scorer.classify(texts, demos=demos)
-    calls = []
-    original = attention.causal_chunks
+    one_call = scorer.classify(texts, demos=demos)  # transformers' own attention
+    queries_per_call = []
+    chunks = attention.causal_chunks
 
-    def counted(attend, query, key, value, mask):
-        out = original(lambda *a: calls.append(a[0].shape[2]) or attend(*a), query, key, value, mask)
-        return out
+    def counted_chunks(attend, query, key, value, mask):
+        def counted(q, k, v, m):
+            queries_per_call.append(q.shape[2])
+            return attend(q, k, v, m)
+        return chunks(counted, query, key, value, mask)
 
-    attention.use_scoring_attention(model)
-    attention.causal_chunks = counted
+    monkeypatch.setattr(attention, "causal_chunks", counted_chunks)
+    attention.use_scoring_attention(scorer.model)
     try:
         chunked = scorer.classify(texts, demos=demos)
     finally:
-        attention.causal_chunks = original
-        model.set_attn_implementation("sdpa")
+        scorer.model.set_attn_implementation("sdpa")  # the model is shared by the process's float32 scorers
     assert np.allclose(chunked, one_call, atol=1e-5)
-    assert max(calls) == attention.CHUNK_ROWS  # the long prompts were cut
+    assert max(queries_per_call) == attention.CHUNK_ROWS  # the long prompts were cut, none left whole
 
 
 @pytest.mark.slow
