@@ -98,15 +98,38 @@ def causal_chunks(attend, query, key, value, mask):
     queries, keys = query.shape[2], key.shape[2]
     if mask.dtype != torch.bool or mask.shape[-2:] != (queries, keys) or queries <= CHUNK_ROWS:
         return attend(query, key, value, mask)
+    spans = _chunk_spans(mask)
+    if not spans:
+        return attend(query, key, value, mask)
+    return torch.cat([attend(query[:, :, a:b], key[:, :, :end], value[:, :, :end], mask[:, :, a:b, :end])
+                      for a, b, end in spans], dim=1)
+
+
+_last_plan: tuple = (None, 0, [])  # (weak reference to a mask, CHUNK_ROWS, its spans)
+
+
+def _chunk_spans(mask) -> list[tuple[int, int, int]]:
+    """(first query, end query, end key) per chunk of a boolean (batch, heads or 1, queries, keys) mask; empty
+    when a query sees nothing or too little would be left out. Every layer of a forward pass gets the same mask
+    object, so the plan is worked out once per pass (1-2 ms on rag's shapes) and kept for the next layers."""
+    import weakref
+
+    import torch
+
+    global _last_plan
+    cached, rows, spans = _last_plan
+    if cached is not None and cached() is mask and rows == CHUNK_ROWS:
+        return spans
+    queries, keys = mask.shape[-2:]
     seen = mask.any(dim=(0, 1))  # (queries, keys): pairs some text and head of the batch computes
     last = (seen * torch.arange(1, keys + 1, device=seen.device)).amax(dim=1)  # per query: keys up to its last
     bounds = list(range(0, queries, CHUNK_ROWS)) + [queries]
     spans = [(a, b, int(last[a:b].max())) for a, b in zip(bounds, bounds[1:])]
     if min(end for _, _, end in spans) == 0 or (
             sum((b - a) * end for a, b, end in spans) > (1 - MIN_SAVING) * queries * keys):
-        return attend(query, key, value, mask)  # a query that sees nothing, or too little left out
-    return torch.cat([attend(query[:, :, a:b], key[:, :, :end], value[:, :, :end], mask[:, :, a:b, :end])
-                      for a, b, end in spans], dim=1)
+        spans = []  # a query that sees nothing, or too little left out: one call
+    _last_plan = (weakref.ref(mask), CHUNK_ROWS, spans)
+    return spans
 
 
 def _shared_kv_heads(module, query, key, value, mask, dropout, scaling, **kwargs):
