@@ -1,8 +1,11 @@
-"""Safe loading (no pickle weights) and determinism of the prompting and retrieval families."""
+"""Safe loading (no pickle weights), seeding, and determinism of the prompting and retrieval families."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,22 @@ def test_same_seed_same_predictions(tmp_path, strategy):
     runs = list(store.iter_records(results))
     assert len(runs) == 2 and runs[0].ok and runs[1].ok
     assert runs[0].predictions == runs[1].predictions
+
+
+SWITCHES = ("import sys, torch; from bench.run.device import seed_everything; seed_everything(3); "
+            "first = torch.initial_seed(), torch.are_deterministic_algorithms_enabled(), "
+            "torch.is_deterministic_algorithms_warn_only_enabled(); import torch._inductor.config as compiler; "
+            "print(*first, compiler.deterministic)")
+
+
+@pytest.mark.parametrize("compiler_first", [False, True])
+def test_seeding_makes_torch_and_its_compiler_deterministic_whether_or_not_the_compiler_is_loaded(compiler_first):
+    """A fresh worker seeds without loading torch's compiler; one that loads it later still compiles
+    deterministically, as one that had it loaded already (a forked cell) does."""
+    code = ("import torch._inductor.config; " if compiler_first else "") + SWITCHES
+    env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_DETERMINISTIC"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.split() == ["3", "True", "True", "True"]
 
 
 class _LeavesAMark:

@@ -28,6 +28,8 @@ Training batches never change with the device: they are part of the recipe.
 
 from __future__ import annotations
 
+import os
+
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -99,8 +101,15 @@ def inference_batch_scale(device: str) -> int:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's, numpy's and torch's generators, and ask torch for deterministic kernels."""
+    """Seed Python's, numpy's and torch's generators, and ask torch for deterministic kernels.
+
+    `torch.use_deterministic_algorithms` sets two switches: torch's own, and its compiler's (inductor), whose
+    configuration it imports to do so: 1 s of a fresh worker's start, for cells that never compile. Where that
+    configuration is not loaded yet, torch's switch is set alone and the compiler's is left in the environment
+    variable its configuration reads when it loads, so a cell that compiles later is deterministic all the same.
+    """
     import random
+    import sys
 
     import numpy as np
 
@@ -108,8 +117,12 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
     try:
         import torch
-
-        torch.manual_seed(seed)
-        torch.use_deterministic_algorithms(True, warn_only=True)
     except ImportError:
-        pass
+        return
+    torch.manual_seed(seed)
+    set_torch_switch = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if "torch._inductor.config" in sys.modules or set_torch_switch is None:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"
+        set_torch_switch(True, warn_only=True)
