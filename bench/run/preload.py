@@ -3,12 +3,10 @@
 A cell that loads a model spends seconds importing torch and transformers
 before it does anything (3.5 s on a 2-core Xeon); the fork server imports
 them here once, and each cell starts as a fork of it with them loaded. Only
-what every model cell imports is here (and peft, which is small), with
-scikit-learn's metrics, which every cell imports to score its predictions
-(bench.run.metrics; 0.8 s of each cell's start on a 2-core AMD Zen 5, SciPy
-and pandas with it). A fork's memory counts the server's resident pages as
-its own (bench.run.worker.uncounted_mb), so a library a cell would not have
-loaded, such as sentence-transformers and FAISS for a prompting cell, would
+what every model cell imports is here (and peft, which is small): a fork's
+memory counts the server's resident pages as its own (bench.run.worker
+.uncounted_mb), so a library a cell would not have loaded, such as
+sentence-transformers with scikit-learn and SciPy for a prompting cell, would
 add to its peak. Nothing here computes: no thread pool starts before a fork,
 no model is loaded, and the hubs stay offline, as in a fresh worker. A
 library that is not installed is left out; the cell that needs it fails as it
@@ -27,7 +25,6 @@ LIBRARIES = (
     "transformers.models.bert.modeling_bert",  # MiniLM, the encoder of the trained strategies
     "transformers.models.llama.modeling_llama",  # SmolLM2, the default generator
     "peft",
-    "sklearn.metrics",  # every cell's scores (bench.run.metrics)
 )
 
 use_offline_hub()  # before transformers loads: the hub client reads these switches when it is imported
