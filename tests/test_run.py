@@ -219,3 +219,24 @@ def test_written_files_are_readable_like_ordinary_files(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # a shared results folder stays shared
+
+
+def test_scores_are_scikit_learns_accuracy_and_f1_to_the_last_bit():
+    """bench.run.metrics computes them with numpy alone; on any labels, a class never seen or never predicted
+    among them, they are the floats scikit-learn gives (accuracy_score, f1_score with zero_division=0)."""
+    import numpy as np
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from bench.run.metrics import classification
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        k, n = int(rng.integers(2, 6)), int(rng.integers(1, 30))
+        gold = rng.integers(0, k - (trial % 3 == 0), n)  # every third: the last class absent from the gold labels
+        predicted = np.full(n, gold[0]) if trial % 5 == 0 else rng.integers(0, k, n)  # every fifth: one class only
+        labels = list(range(k))
+        scores = classification(gold.tolist(), predicted.tolist(), [f"class {i}" for i in labels])
+        per_class = f1_score(gold, predicted, labels=labels, average=None, zero_division=0)
+        assert scores.accuracy == accuracy_score(gold, predicted)
+        assert scores.macro_f1 == f1_score(gold, predicted, labels=labels, average="macro", zero_division=0)
+        assert list(scores.per_class_f1.values()) == per_class.tolist()

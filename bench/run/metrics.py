@@ -1,4 +1,10 @@
-"""Scores of one run: accuracy, macro-F1, per-class F1, a bootstrap interval and ECE."""
+"""Scores of one run: accuracy, macro-F1, per-class F1, a bootstrap interval and ECE.
+
+Computed with numpy alone, as scikit-learn's `accuracy_score` and `f1_score(zero_division=0)` define them
+(F1 of a class = 2 TP / (texts of the class + texts predicted as it), 0 where both are 0; the same floats,
+tests/test_run.py): every cell scores its predictions, and scikit-learn's metrics cost a cell that has not
+loaded scikit-learn (a prompting cell) 0.8 s of imports.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +16,26 @@ from bench.run.records import Metrics
 def classification(gold: Sequence[int], predicted: Sequence[int], label_names: Sequence[str],
                    proba=None, seed: int = 0, n_boot: int = 1000) -> Metrics:
     import numpy as np
-    from sklearn.metrics import accuracy_score, f1_score
 
-    labels = list(range(len(label_names)))
     gold_a, pred_a = np.asarray(gold), np.asarray(predicted)
-    per_class = f1_score(gold_a, pred_a, labels=labels, average=None, zero_division=0)
+    per_class = f1_per_class(gold_a, pred_a, len(label_names))
     return Metrics(
-        accuracy=float(accuracy_score(gold_a, pred_a)),
-        macro_f1=float(f1_score(gold_a, pred_a, labels=labels, average="macro", zero_division=0)),
+        accuracy=float((gold_a == pred_a).mean()),
+        macro_f1=float(per_class.mean()),
         per_class_f1={name: float(v) for name, v in zip(label_names, per_class)},
         accuracy_ci95=bootstrap_accuracy(gold_a, pred_a, seed, n_boot),
         ece=None if proba is None else expected_calibration_error(np.asarray(proba), gold_a),
     )
+
+
+def f1_per_class(gold, pred, n_labels: int):
+    """F1 of each class 0 .. n_labels - 1: 2 TP / (texts of the class + texts predicted as it), 0 where
+    both are 0 (a class absent from the test split and never predicted)."""
+    import numpy as np
+
+    true_positives = np.bincount(gold[gold == pred], minlength=n_labels)[:n_labels]
+    texts = np.bincount(gold, minlength=n_labels)[:n_labels] + np.bincount(pred, minlength=n_labels)[:n_labels]
+    return np.divide(2.0 * true_positives, texts, out=np.zeros(n_labels), where=texts > 0)
 
 
 def bootstrap_accuracy(gold, pred, seed: int, n_boot: int) -> tuple[float, float]:
