@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -78,6 +80,19 @@ def test_a_cell_with_a_model_is_forked_from_the_fork_server_and_records_what_a_f
         assert other.provenance.placement.worker == "fresh" and where.threads == other.provenance.placement.threads
         # a fork counts the pages it shares with the server, so its memory reads as a fresh worker's would
         assert abs(record.cost.peak_rss_mb - other.cost.peak_rss_mb) < 0.1 * other.cost.peak_rss_mb
+
+
+def test_the_fork_server_starts_ahead_of_the_first_cell_only_when_a_cell_loads_a_model():
+    """`bench run` calls prepare before it loads the tasks, so the server's imports overlap that work."""
+    code = ("import psutil; from bench.run.executors import LocalProcessExecutor; executor = LocalProcessExecutor(); "
+            "servers = lambda: sum('forkserver' in ' '.join(p.cmdline()) for p in psutil.Process().children()); "
+            "executor.prepare(loads_models=False); before = servers(); executor.prepare(loads_models=True); "
+            "print(before, servers(), executor.fork_server is not None)")
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_WORKER_START"}
+    for start, expected in (("fork-server", ["0", "1", "True"]), ("spawn", ["0", "0", "False"])):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**env, "BENCH_WORKER_START": start}).stdout
+        assert out.split() == expected, (start, out)
 
 
 def test_forked_cells_get_their_share_of_the_cores_with_jobs_2(tmp_path):

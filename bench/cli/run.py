@@ -87,6 +87,8 @@ def cmd_run(args, console) -> int:
     notes: set[str] = set()
     with console.status(f"starting the {executor.name} executor..."):
         executor.start()
+        if not args.dry_run:
+            executor.prepare(loads_models=any(cell.model for cell in cells))
     try:
         for device in sorted({cell.device for cell in cells}):
             executor.device(device)  # a device no machine has is refused before any data loads

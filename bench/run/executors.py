@@ -146,18 +146,21 @@ class CellProcess:
 
 
 class ForkServer:
-    """Python's multiprocessing fork server, preloading the model libraries (bench.run.preload): it starts with
-    the first cell it is asked for, and each cell is a fork of it (bench.run.worker.run_forked). It takes the
-    thread count the cells get before its libraries load, as a fresh worker would, and ends with the run."""
+    """Python's multiprocessing fork server, preloading the model libraries (bench.run.preload): it starts when
+    made and imports them in the background, and each cell is a fork of it (bench.run.worker.run_forked). It
+    takes the thread count the cells get before its libraries load, as a fresh worker would, and ends with the
+    run."""
 
     def __init__(self, threads: int | None):
         import multiprocessing
+        from multiprocessing import forkserver
 
         from bench.run.worker import use_threads
 
         use_threads(threads)  # into this process's environment, which the server starts with
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(["bench.run.preload"])
+        forkserver.ensure_running()  # returns at once; the first fork waits for the imports to end
 
     def start(self, job: str, result: Path, log_path: Path, env: dict) -> "ForkedWorker":
         """A forked cell for `job`, the JSON text a fresh worker would read from its standard input."""
@@ -234,6 +237,13 @@ class LocalProcessExecutor:
 
     def close(self) -> None:
         pass
+
+    def prepare(self, loads_models: bool) -> None:
+        """When some cell will load a model, start the fork server now: it imports the model libraries (4-5 s
+        on two cores) while this process loads the tasks and plans the cells, rather than before the first
+        cell."""
+        if loads_models and self.fork_server is None and ForkServer.available():
+            self.fork_server = ForkServer(self.threads)
 
     def device(self, requested: str) -> str:
         """"auto" is "cuda" when this machine has a GPU; "cuda" is refused when it has none."""

@@ -143,6 +143,9 @@ class RayExecutor:
         if self.ray.is_initialized():
             self.ray.shutdown()
 
+    def prepare(self, loads_models: bool) -> None:
+        """Nothing to start ahead: each cell is a Ray task in a worker of its own."""
+
     def nodes(self) -> list[dict]:
         """The resources of every live node."""
         return [n["Resources"] for n in self.ray.nodes() if n.get("Alive")]
