@@ -230,7 +230,7 @@ class LocalProcessExecutor:
         self.threads = None if jobs == 1 else max(1, cores() // jobs)  # None: the libraries' own default
         self.env = {**os.environ, **(env or {})}
         self.max_memory_mb = max_memory_mb
-        self.fork_server: ForkServer | None = None  # started for the first cell that loads a model
+        self.fork_server: ForkServer | None = None  # started by prepare: ahead of the cells, or for the first model cell
 
     def start(self) -> "LocalProcessExecutor":
         return self  # nothing to start: each cell starts its own process
@@ -258,8 +258,7 @@ class LocalProcessExecutor:
         payload = {**job.payload, "runtime": {"executor": self.name, "threads": self.threads,
                                               "parent_pid": os.getpid(),  # a worker never outlives its run
                                               "worker": "forked" if forked else "fresh"}}
-        if forked and self.fork_server is None:
-            self.fork_server = ForkServer(self.threads)
+        self.prepare(loads_models=forked)  # the server, if no earlier call started it
         return CellProcess(payload, job.log_path, self.env, self.max_memory_mb, self.fork_server if forked else None)
 
     def map(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict]]:
