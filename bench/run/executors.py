@@ -230,7 +230,7 @@ class LocalProcessExecutor:
         self.threads = None if jobs == 1 else max(1, cores() // jobs)  # None: the libraries' own default
         self.env = {**os.environ, **(env or {})}
         self.max_memory_mb = max_memory_mb
-        self.fork_server: ForkServer | None = None  # started by prepare: ahead of the cells, or for the first model cell
+        self.fork_server: ForkServer | None = None  # started by prepare (ahead, or for the first model cell)
 
     def start(self) -> "LocalProcessExecutor":
         return self  # nothing to start: each cell starts its own process
