@@ -6,6 +6,9 @@ on a CPU, or a GPU that supports bf16), in bf16, and returns the best rate
 of each. It is measured in the same process and minute as the work it
 divides, so a busy machine lowers both alike. On a CPU without bf16
 instructions bf16 is emulated and slower than fp32, so it is skipped there.
+On a CPU fp32 is timed twice: through torch's BLAS (`a @ b`) and through
+oneDNN's linear layer, which bench uses for frozen float32 models on AMD
+processors (bench.models.linear: MKL keeps to AVX2 there); fp32 is the better.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import time
 from bench.run.device import cpu_has_bf16
 
 
-def matmul_rate(n: int, dtype, device: str = "cpu", repeats: int = 5) -> float:
-    """GFLOP/s of an n x n matmul, best of `repeats`."""
+def matmul_rate(n: int, dtype, device: str = "cpu", repeats: int = 5, onednn: bool = False) -> float:
+    """GFLOP/s of an n x n matmul, best of `repeats` (`onednn`: as a float32 CPU linear layer through oneDNN)."""
     import torch
 
     a = torch.randn(n, n, dtype=dtype, device=device)
@@ -26,7 +29,10 @@ def matmul_rate(n: int, dtype, device: str = "cpu", repeats: int = 5) -> float:
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         t = time.perf_counter()
-        a @ b
+        if onednn:
+            torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], "")
+        else:
+            a @ b
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - t)
@@ -34,16 +40,28 @@ def matmul_rate(n: int, dtype, device: str = "cpu", repeats: int = 5) -> float:
 
 
 def peak(device: str = "cpu") -> dict:
-    """{"fp32": GFLOP/s, "bf16": GFLOP/s or None, "best": the higher, "precision": which}."""
+    """{"fp32": GFLOP/s, "bf16": GFLOP/s or None, "best": the higher, "precision": which; on a CPU also
+    "fp32_blas" and "fp32_onednn", the two ways fp32 was timed}."""
     import torch
 
     sizes = (1024, 2048, 3072) if device == "cpu" else (4096, 8192)
     fp32 = max(matmul_rate(n, torch.float32, device) for n in sizes)
+    ways = {}
+    if device == "cpu" and torch.backends.mkldnn.is_available():
+        onednn = max(matmul_rate(n, torch.float32, device, onednn=True) for n in sizes)
+        ways = {"fp32_blas": round(fp32, 1), "fp32_onednn": round(onednn, 1)}
+        fp32 = max(fp32, onednn)
     bf16_ok = cpu_has_bf16() if device == "cpu" else torch.cuda.is_bf16_supported()
     bf16 = max(matmul_rate(n, torch.bfloat16, device) for n in sizes) if bf16_ok else None
     best = max(fp32, bf16 or 0)
     return {"fp32": round(fp32, 1), "bf16": round(bf16, 1) if bf16 else None, "best": round(best, 1),
-            "precision": "bf16" if bf16 and bf16 > fp32 else "fp32", "threads": torch.get_num_threads()}
+            "precision": "bf16" if bf16 and bf16 > fp32 else "fp32", "threads": torch.get_num_threads(), **ways}
+
+
+def blas_note(machine: dict) -> str:
+    """" (torch's BLAS: N)" when oneDNN's float32 rate was the better one, for the benchmarks' first line."""
+    return f" (torch's BLAS: {machine['fp32_blas']})" if machine.get("fp32_onednn", 0) > machine.get("fp32_blas", 0) \
+        else ""
 
 
 if __name__ == "__main__":

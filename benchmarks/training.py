@@ -154,10 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from peak import peak
+    from peak import blas_note, peak
 
     machine = peak(args.device if args.device != "auto" else "cpu")
-    print(f"peak matmul {machine['fp32']} GFLOP/s fp32, bf16 {machine['bf16'] or 'not available on this processor'}"
+    print(f"peak matmul {machine['fp32']} GFLOP/s fp32{blas_note(machine)}, bf16 {machine['bf16'] or 'not available on this processor'}"
           f" ({machine['threads']} threads)")
     rows = []
     print(f"{'strategy':<10} {'model':<24} {'precision':>9} {'attn drop':>9} {'ex/s':>8} {'fit s':>8} "

@@ -131,6 +131,63 @@ def test_a_bf16_language_model_computes_its_logits_in_float32():
     assert torch.allclose(logits, reference, atol=0.05)
 
 
+def test_float32_linear_layers_go_through_onednn_on_amd_processors_with_avx512_only(monkeypatch):
+    """MKL keeps to AVX2 on AMD processors (bench.models.linear); elsewhere torch's own BLAS call stays."""
+    from bench.errors import BenchError
+    from bench.run.device import float32_linear_backend
+
+    monkeypatch.delenv("BENCH_FLOAT32_LINEAR", raising=False)
+    zen5 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n"
+    assert float32_linear_backend(zen5) == "onednn"
+    assert float32_linear_backend(zen5.replace("AuthenticAMD", "GenuineIntel")) == "blas"
+    assert float32_linear_backend(zen5.replace(" avx512f avx512_bf16", "")) == "blas"  # a Zen 3: AVX2 either way
+    assert float32_linear_backend("") == "blas"
+    monkeypatch.setenv("BENCH_FLOAT32_LINEAR", "blas")
+    assert float32_linear_backend(zen5) == "blas"
+    monkeypatch.setenv("BENCH_FLOAT32_LINEAR", "mkl")
+    with pytest.raises(BenchError, match="BENCH_FLOAT32_LINEAR='mkl': use onednn or blas"):
+        float32_linear_backend(zen5)
+
+
+def test_onednn_linears_embed_real_texts_as_torch_does_and_leave_gradients_and_autocast_to_torch(monkeypatch):
+    """The sentence encoder through oneDNN: the same vectors to rounding; calls that record gradients, run under
+    autocast or have few rows keep torch's own `F.linear`, bit for bit."""
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+
+    from bench.data.cards import builtin_cards
+    from bench.data.loading import resolve
+    from bench.models.linear import MIN_ROWS, OneDnnLinear, use_onednn_linears
+    from bench.models.local import sentence_encoder
+
+    monkeypatch.setenv("BENCH_FLOAT32_LINEAR", "blas")
+    plain = sentence_encoder.__wrapped__("all-MiniLM-L6-v2")  # a fresh copy, not the process's shared one
+    assert use_onednn_linears(plain) == 0
+    monkeypatch.setenv("BENCH_FLOAT32_LINEAR", "onednn")
+    fast = copy.deepcopy(plain)
+    linears = sum(type(m) is torch.nn.Linear for m in plain.modules())  # 6 blocks x 6, and BERT's pooler
+    assert linears >= 36 and use_onednn_linears(fast) == linears
+    texts = list(resolve(next(c for c in builtin_cards() if c.name == "spam"))[1].test.texts[:48])
+    expected, got = (m.encode(texts, batch_size=16, convert_to_tensor=True) for m in (plain, fast))
+    assert torch.allclose(got, expected, atol=1e-5) and not torch.equal(got, expected)  # oneDNN's own rounding
+
+    layer = next(m for m in fast.modules() if isinstance(m, OneDnnLinear))
+    x = torch.randn(2, MIN_ROWS, layer.in_features)
+    with torch.inference_mode():
+        with torch.profiler.profile() as prof:
+            fast_out = layer(x)
+        assert any("_linear_pointwise" in e.name for e in prof.events())
+        assert torch.allclose(fast_out, F.linear(x, layer.weight, layer.bias), atol=1e-5)
+        few = x[:1, :MIN_ROWS - 1]
+        assert torch.equal(layer(few), F.linear(few, layer.weight, layer.bias))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert torch.equal(layer(x), F.linear(x, layer.weight, layer.bias))
+    out = layer(x)  # the weights want gradients: torch's call, recorded for backward
+    assert out.grad_fn is not None and torch.equal(out, F.linear(x, layer.weight, layer.bias))
+
+
 def test_the_bf16_scorer_shares_key_value_heads_in_the_kernel_with_the_same_answers_bit_for_bit(monkeypatch):
     """bench.models.attention: SmolLM2's 3 key/value heads read in place by torch's kernel instead of copied for its
     9 query heads; padded batches must keep their masks (a custom attention name without a registered mask

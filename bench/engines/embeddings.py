@@ -11,8 +11,9 @@ or hub id has no pinned content, so it is not cached.
 
 A vector is the one computed the first time its text was seen, in whatever
 batch that was; batching changes an embedding by about 1e-7 (measured on
-MiniLM), far below any decision this benchmark makes, as with the FAISS
-index cache.
+MiniLM), and computing its linear layers through oneDNN instead of torch's
+BLAS (bench.models.linear) by at most 4e-7, far below any decision this
+benchmark makes, as with the FAISS index cache.
 """
 
 from __future__ import annotations

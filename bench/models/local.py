@@ -46,10 +46,16 @@ def local_path(name: str) -> str:
 
 @functools.lru_cache(maxsize=2)
 def sentence_encoder(name: str, device: str = "cpu"):
-    """A frozen sentence-transformers encoder, loaded once per process (tuning trials share it)."""
+    """A frozen sentence-transformers encoder, loaded once per process (tuning trials share it); on a CPU its
+    float32 linear layers may go through oneDNN (bench.models.linear)."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(local_path(name), device=device, model_kwargs={"use_safetensors": True})
+    encoder = SentenceTransformer(local_path(name), device=device, model_kwargs={"use_safetensors": True})
+    if device == "cpu":
+        from bench.models.linear import use_onednn_linears
+
+        use_onednn_linears(encoder)
+    return encoder
 
 
 @functools.lru_cache(maxsize=2)
@@ -57,7 +63,8 @@ def causal_lm(name: str, device: str = "cpu", dtype: str = "float32"):
     """(tokenizer, model) of a frozen causal LM in eval mode, in `dtype` ("float32", or "bfloat16" where the
     hardware computes in it), loaded once per process. In bfloat16 the final norm and the output layer stay in
     float32 (`float32_output`), and on a CPU attention shares grouped key/value heads in the kernel and leaves
-    out most of what the causal mask hides (bench.models.attention)."""
+    out most of what the causal mask hides (bench.models.attention); in float32 on a CPU, its linear layers
+    may go through oneDNN (bench.models.linear)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -70,6 +77,10 @@ def causal_lm(name: str, device: str = "cpu", dtype: str = "float32"):
             from bench.models.attention import use_scoring_attention
 
             use_scoring_attention(model)
+    elif device == "cpu":
+        from bench.models.linear import use_onednn_linears
+
+        use_onednn_linears(model)
     return tokenizer, model.to(device).eval()
 
 

@@ -24,6 +24,8 @@ ran in.
 Inference batches are sized for the CPU by the strategies' options;
 `inference_batch_scale` is how many times that a GPU takes, from its memory.
 Training batches never change with the device: they are part of the recipe.
+`float32_linear_backend` says which library computes a frozen model's
+float32 products on this CPU (bench.models.linear): a matter of speed only.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import os
 
 PRECISIONS = ("auto", "fp32", "bf16")
+FLOAT32_LINEAR = ("onednn", "blas")  # bench.models.linear
 
 
 def resolve_device(requested: str) -> str:
@@ -53,6 +56,29 @@ def cpu_has_bf16() -> bool:
     except (OSError, StopIteration):
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def float32_linear_backend(cpuinfo: str | None = None) -> str:
+    """How frozen models' float32 linear layers are computed on this CPU (bench.models.linear): "onednn" on an
+    AMD processor with AVX-512, where torch's MKL keeps to AVX2, else "blas"; or as `$BENCH_FLOAT32_LINEAR` says.
+    `cpuinfo`: the text of /proc/cpuinfo (read when not given)."""
+    asked = os.environ.get("BENCH_FLOAT32_LINEAR", "").strip().lower()
+    if asked in FLOAT32_LINEAR:
+        return asked
+    if asked:
+        from bench.errors import BenchError
+
+        raise BenchError(f"BENCH_FLOAT32_LINEAR={asked!r}: use onednn or blas, or unset it to choose by processor")
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as info:
+                cpuinfo = "".join(line for line, _ in zip(info, range(64)))  # the first processor's lines
+        except OSError:
+            return "blas"
+    fields = dict(line.split(":", 1) for line in cpuinfo.splitlines() if ":" in line)
+    fields = {name.strip(): value.strip() for name, value in fields.items()}
+    amd, avx512 = fields.get("vendor_id") == "AuthenticAMD", "avx512f" in fields.get("flags", "").split()
+    return "onednn" if amd and avx512 else "blas"
 
 
 def bf16_supported(device: str) -> bool:

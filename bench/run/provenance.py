@@ -58,8 +58,11 @@ def cpu_model() -> str:
 def machine() -> dict:
     import os
 
+    from bench.run.device import float32_linear_backend
+
     info = {"platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
-            "python_executable": Path(sys.executable).name}
+            "python_executable": Path(sys.executable).name,
+            "float32_linear": float32_linear_backend()}  # how frozen float32 models multiply (bench.models.linear)
     try:
         import psutil
 
