@@ -1,8 +1,9 @@
 """Float32 linear layers through oneDNN on processors where torch's BLAS leaves half the vector width idle.
 
 torch computes a float32 `nn.Linear` on a CPU with its BLAS, Intel's MKL in
-the pinned build. On AMD processors MKL runs its AVX2 code, AVX-512 ones
-included, so a float32 product gets half the machine. The same torch carries
+the pinned build, which picks its code by processor vendor: on an AMD EPYC
+Zen 5 it ran at the rate AVX2 gives (209-219 GFLOP/s on 2 cores), half of
+what the processor's AVX-512 units do (475-488 GFLOP/s). The same torch carries
 oneDNN, which uses AVX-512 wherever the processor has it; torch sends bf16
 products there already, and `torch.ops.mkldnn._linear_pointwise` (the call
 torch's own compiler emits for a CPU linear layer) sends a float32 one. On an
