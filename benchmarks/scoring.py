@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(f"task {args.task}: {args.examples} test texts per strategy, device {rows[0]['device'] if rows else '?'}, "
-          f"{rows[0]['threads'] if rows else '?'} threads; peak matmul {machine['fp32']} GFLOP/s fp32{blas_note(machine)}, "
-          f"bf16 {machine['bf16'] or 'not available on this processor'}")
+          f"{rows[0]['threads'] if rows else '?'} threads; peak matmul {machine['fp32']} GFLOP/s fp32"
+          f"{blas_note(machine)}, bf16 {machine['bf16'] or 'not available on this processor'}")
     print(f"{'strategy':<12}{'precision':>13}{'accuracy':>9}{'vs fp32':>8}{'rescored':>9}{'shift':>7}{'texts/s':>9}"
           f"{'tokens/s':>10}{'prompt tok':>11}{'predict s':>10}{'fit s':>7}{'GFLOP/s':>9}{'MFU':>6}"
           f"{'peak RSS MB':>12}{'peak GPU MB':>12}")

@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     from peak import blas_note, peak
 
     machine = peak(args.device if args.device != "auto" else "cpu")
-    print(f"peak matmul {machine['fp32']} GFLOP/s fp32{blas_note(machine)}, bf16 {machine['bf16'] or 'not available on this processor'}"
-          f" ({machine['threads']} threads)")
+    print(f"peak matmul {machine['fp32']} GFLOP/s fp32{blas_note(machine)}, "
+          f"bf16 {machine['bf16'] or 'not available on this processor'} ({machine['threads']} threads)")
     rows = []
     print(f"{'strategy':<10} {'model':<24} {'precision':>9} {'attn drop':>9} {'ex/s':>8} {'fit s':>8} "
           f"{'trainable':>12} {'GFLOP/s':>8} {'MFU':>5} {'peak RSS MB':>12} {'peak GPU MB':>12}")

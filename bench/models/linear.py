@@ -9,7 +9,8 @@ products there already, and `torch.ops.mkldnn._linear_pointwise` (the call
 torch's own compiler emits for a CPU linear layer) sends a float32 one. On an
 AMD EPYC Zen 5 (2 cores) a float32 linear layer ran 1.8-2.2x as fast through
 it, for SmolLM2's and MiniLM's shapes with 300 to 2,400 rows; with fewer than
-about 64 rows oneDNN's fixed cost ate the gain (0.4-1.3x at one row).
+about 64 rows oneDNN's fixed cost ate the gain on most shapes (0.4-1.3x at one
+row, bar the 49,152-wide output layer's 2.6x).
 Only the summation order changes: outputs moved by about 1e-6 of their size.
 
 Where: bench.run.device.float32_linear_backend says "onednn" on an AMD
