@@ -30,6 +30,7 @@ float32 products on this CPU (bench.models.linear): a matter of speed only.
 
 from __future__ import annotations
 
+import functools
 import os
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -48,20 +49,36 @@ def resolve_device(requested: str) -> str:
         return "cpu"
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this processor computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere torch emulates it, slowly."""
+def cpu_fields(cpuinfo: str | None = None) -> dict[str, str]:
+    """The fields of /proc/cpuinfo ("vendor_id", "model name", "flags", ...), or of the text `cpuinfo`, each
+    as it first appears (the first processor's); empty where there is no such file."""
+    fields: dict[str, str] = {}
+    for line in (_cpuinfo() if cpuinfo is None else cpuinfo).splitlines():
+        name, colon, value = line.partition(":")
+        if colon:
+            fields.setdefault(name.strip(), value.strip())
+    return fields
+
+
+@functools.lru_cache(maxsize=1)
+def _cpuinfo() -> str:
     try:
         with open("/proc/cpuinfo") as info:
-            flags = next(line for line in info if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return False
+            return info.read()
+    except OSError:
+        return ""
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this processor computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere torch emulates it, slowly."""
+    flags = cpu_fields().get("flags", "").split()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def float32_linear_backend(cpuinfo: str | None = None) -> str:
     """How frozen models' float32 linear layers are computed on this CPU (bench.models.linear): "onednn" on an
     AMD processor with AVX-512, where torch's MKL keeps to AVX2, else "blas"; or as `$BENCH_FLOAT32_LINEAR` says.
-    `cpuinfo`: the text of /proc/cpuinfo (read when not given)."""
+    `cpuinfo`: as for `cpu_fields`."""
     asked = os.environ.get("BENCH_FLOAT32_LINEAR", "").strip().lower()
     if asked in FLOAT32_LINEAR:
         return asked
@@ -69,14 +86,7 @@ def float32_linear_backend(cpuinfo: str | None = None) -> str:
         from bench.errors import BenchError
 
         raise BenchError(f"BENCH_FLOAT32_LINEAR={asked!r}: use onednn or blas, or unset it to choose by processor")
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo") as info:
-                cpuinfo = "".join(line for line, _ in zip(info, range(64)))  # the first processor's lines
-        except OSError:
-            return "blas"
-    fields = dict(line.split(":", 1) for line in cpuinfo.splitlines() if ":" in line)
-    fields = {name.strip(): value.strip() for name, value in fields.items()}
+    fields = cpu_fields(cpuinfo)
     amd, avx512 = fields.get("vendor_id") == "AuthenticAMD", "avx512f" in fields.get("flags", "").split()
     return "onednn" if amd and avx512 else "blas"
 

@@ -46,13 +46,10 @@ def git_state() -> dict:
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from bench.run.device import cpu_fields
+
+    fields = cpu_fields()
+    return fields["model name"] if "model name" in fields else platform.processor() or platform.machine()
 
 
 def machine() -> dict:
