@@ -8,7 +8,10 @@ divides, so a busy machine lowers both alike. On a CPU without bf16
 instructions bf16 is emulated and slower than fp32, so it is skipped there.
 On a CPU fp32 is timed twice: through torch's BLAS (`a @ b`) and through
 oneDNN's linear layer, which bench uses for frozen float32 models on AMD
-processors (bench.models.linear: MKL keeps to AVX2 there); fp32 is the better.
+processors (bench.models.linear: MKL keeps to AVX2 there unless told
+otherwise); fp32 is the better. Run as a command, it restarts itself with the
+switch that gives MKL its Intel code on an AMD processor with AVX-512, as
+every cell of `bench run` has it (bench.run.mkl), and says which code ran.
 """
 
 from __future__ import annotations
@@ -54,15 +57,25 @@ def peak(device: str = "cpu") -> dict:
     bf16_ok = cpu_has_bf16() if device == "cpu" else torch.cuda.is_bf16_supported()
     bf16 = max(matmul_rate(n, torch.bfloat16, device) for n in sizes) if bf16_ok else None
     best = max(fp32, bf16 or 0)
+    if device == "cpu":
+        from bench.run.mkl import code_path
+
+        ways["mkl_code_path"] = code_path()
     return {"fp32": round(fp32, 1), "bf16": round(bf16, 1) if bf16 else None, "best": round(best, 1),
             "precision": "bf16" if bf16 and bf16 > fp32 else "fp32", "threads": torch.get_num_threads(), **ways}
 
 
 def blas_note(machine: dict) -> str:
-    """" (torch's BLAS: N)" when oneDNN's float32 rate was the better one, for the benchmarks' first line."""
-    return f" (torch's BLAS: {machine['fp32_blas']})" if machine.get("fp32_onednn", 0) > machine.get("fp32_blas", 0) \
-        else ""
+    """For the benchmarks' first line: " (torch's BLAS: N)" when oneDNN's float32 rate was the better one, and
+    which of MKL's code ran (bench.run.mkl)."""
+    notes = [f"torch's BLAS: {machine['fp32_blas']}"] if machine.get("fp32_onednn", 0) > machine.get("fp32_blas", 0) \
+        else []
+    notes += [f"MKL's {machine['mkl_code_path']} code"] if "mkl_code_path" in machine else []
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 if __name__ == "__main__":
+    from bench.run.mkl import reexec
+
+    reexec()
     print(peak())

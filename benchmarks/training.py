@@ -131,6 +131,9 @@ def dropout_name(value: float | None | str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.run.mkl import reexec
+
+    reexec()  # on an AMD processor with AVX-512: MKL's Intel code, as every cell runs it (bench.run.mkl)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="spam")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES))

@@ -35,6 +35,9 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.run.mkl import reexec
+
+    reexec()  # on an AMD processor with AVX-512: MKL's Intel code, as every cell runs it (bench.run.mkl)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="imdb")
     parser.add_argument("--model", default="SmolLM2-135M-Instruct")

@@ -12,6 +12,11 @@ it, for SmolLM2's and MiniLM's shapes with 300 to 2,400 rows; with fewer than
 about 64 rows oneDNN's fixed cost ate the gain on most shapes (0.4-1.3x at one
 row, bar the 49,152-wide output layer's 2.6x).
 Only the summation order changes: outputs moved by about 1e-6 of their size.
+Since the cells' processes run MKL's Intel code on such processors
+(bench.run.mkl), torch's own call runs about as fast there (472 against 467
+GFLOP/s, `benchmarks/peak.py`); the route stays, unchanged, for the
+processes that have no C compiler to build that switch with, and so that
+every answer stays as it was.
 
 Where: bench.run.device.float32_linear_backend says "onednn" on an AMD
 processor with AVX-512 and "blas" elsewhere (Intel's MKL on Intel processors;

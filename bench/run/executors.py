@@ -14,7 +14,9 @@ cell gets cores // jobs threads, and its record says so. A cell that loads a
 model is forked from a fork server that imported the model libraries once
 (`ForkServer`, bench.run.preload), which saves it their seconds of import; any
 other cell, every cell on Ray, and every cell under BENCH_WORKER_START=spawn
-starts a fresh `python -m bench.run.worker`.
+starts a fresh `python -m bench.run.worker`. On an AMD processor with
+AVX-512, both start with the switch that gives MKL the code it runs on Intel
+processors (bench.run.mkl).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
 from bench.errors import BenchError
+from bench.run import mkl
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class CellProcess:
                 return
             self.proc = subprocess.Popen([sys.executable, "-m", "bench.run.worker", str(self.folder / "result.json")],
                                          stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True,
-                                         env=env)
+                                         env=mkl.worker_environment(env))
         try:
             self.proc.stdin.write(job)
             self.proc.stdin.close()
@@ -160,7 +163,15 @@ class ForkServer:
         use_threads(threads)  # into this process's environment, which the server starts with
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(["bench.run.preload"])
-        forkserver.ensure_running()  # returns at once; the first fork waits for the imports to end
+        preload = os.environ.get("LD_PRELOAD")
+        os.environ.update(mkl.worker_environment(dict(os.environ)))  # MKL's code for this processor (bench.run.mkl)
+        try:
+            forkserver.ensure_running()  # returns at once; the first fork waits for the imports to end
+        finally:  # only the server's environment: this process's own children (git, Ray) start as they were
+            if preload is None:
+                os.environ.pop("LD_PRELOAD", None)
+            else:
+                os.environ["LD_PRELOAD"] = preload
 
     def start(self, job: str, result: Path, log_path: Path, env: dict) -> "ForkedWorker":
         """A forked cell for `job`, the JSON text a fresh worker would read from its standard input."""

@@ -56,10 +56,12 @@ def machine() -> dict:
     import os
 
     from bench.run.device import float32_linear_backend
+    from bench.run.mkl import code_path
 
     info = {"platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
             "python_executable": Path(sys.executable).name,
-            "float32_linear": float32_linear_backend()}  # how frozen float32 models multiply (bench.models.linear)
+            "float32_linear": float32_linear_backend(),  # how frozen float32 models multiply (bench.models.linear)
+            "mkl_code_path": code_path()}  # which of MKL's code this process ran (bench.run.mkl)
     try:
         import psutil
 
