@@ -14,9 +14,9 @@ Measured on an AMD EPYC Zen 5 (2 cores, AVX-512 with BF16, no AMX), with the
 switch against without: a float32 2048 x 2048 product 468 against 203 GFLOP/s;
 torch's fused attention on few-shot's shapes (4 prompts x 9 heads, 300
 queries over 1,230 keys) 14.4 against 22.2 ms in float32 and 9.0 against 22.8
-ms in bf16; `make run` 8 min 42 s against 11 min 11 s, with the same answer
-to every test text of the prompting cells and 2 of 2,464 fine-tune answers
-moved by rounding (leaderboard/NOTES.md).
+ms in bf16; `make run` 9 min 37 s against 11 min 26 s, one run right after
+the other, with the same answer to every test text but 2 of the fine-tunes'
+3,696, moved by rounding (leaderboard/NOTES.md).
 
 Where: `wanted()` says yes on an AMD processor with AVX-512 (on an Intel
 processor MKL takes that code already; on an AMD one without AVX-512 both
