@@ -97,3 +97,17 @@ def test_every_cell_process_runs_mkl_intel_code_where_wanted_and_its_record_says
                     "--no-baseline", "--results", str(tmp_path / "bad"), env={**FIXTURES, mkl.VARIABLE: "fast"})
     assert bad.returncode != 0 and "BENCH_MKL_CODE_PATH='fast': use intel or vendor" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_where_the_switch_cannot_be_built_mkl_keeps_its_own_choice(tmp_path, monkeypatch):
+    """No C compiler, or a cache folder that cannot be written: the cells run as before, nothing fails."""
+    monkeypatch.setenv(mkl.VARIABLE, "intel")
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-compilers"))
+    monkeypatch.delenv("CC", raising=False)
+    assert mkl.switch_library() is None and mkl.worker_environment({"A": "1"}) == {"A": "1"}
+    monkeypatch.undo()
+    monkeypatch.setenv(mkl.VARIABLE, "intel")
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "file"))  # a file where the cache folder should be
+    assert mkl.switch_library() is None and mkl.worker_environment({"A": "1"}) == {"A": "1"}

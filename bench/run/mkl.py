@@ -62,7 +62,8 @@ def wanted(cpuinfo: str | None = None) -> bool:
 
 
 def switch_library() -> Path | None:
-    """The compiled switch (built on first use into bench's cache, atomically), or None without a C compiler."""
+    """The compiled switch (built on first use into bench's cache, atomically), or None where it cannot be built
+    (no C compiler, a cache folder that cannot be written): MKL then keeps its own choice."""
     from bench.data.assets import cache_dir
 
     target = cache_dir() / "native" / f"mkl-intel-code-{hashlib.sha256(SOURCE.encode()).hexdigest()[:12]}.so"
@@ -71,18 +72,18 @@ def switch_library() -> Path | None:
     compiler = next(filter(None, map(shutil.which, (os.environ.get("CC", ""), "cc", "gcc", "clang"))), None)
     if compiler is None:
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        source, built = Path(scratch) / "switch.c", Path(scratch) / "switch.so"
-        source.write_text(SOURCE)
-        try:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+            source, built = Path(scratch) / "switch.c", Path(scratch) / "switch.so"
+            source.write_text(SOURCE)
             done = subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", str(built), str(source)],
                                   capture_output=True, timeout=60)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        if done.returncode != 0 or not built.exists():
-            return None
-        built.replace(target)
+            if done.returncode != 0 or not built.exists():
+                return None
+            built.replace(target)
+    except (OSError, subprocess.SubprocessError):
+        return None
     return target
 
 
