@@ -240,3 +240,20 @@ def test_scores_are_scikit_learns_accuracy_and_f1_to_the_last_bit():
         assert scores.accuracy == accuracy_score(gold, predicted)
         assert scores.macro_f1 == f1_score(gold, predicted, labels=labels, average="macro", zero_division=0)
         assert list(scores.per_class_f1.values()) == per_class.tolist()
+
+
+def test_a_packaged_gguf_model_is_converted_before_the_first_cell_so_no_cell_counts_the_conversion(tmp_path):
+    """On an empty cache `bench run` converts SmolLM2 in a process of its own before the cells start: the cell's
+    log has no conversion in it, and the converted folder is in the cache for the next run."""
+    write_csv(tmp_path / "reviews.csv", sentiment_rows(6))
+    (tmp_path / "reviews.toml").write_text('name = "reviews"\npath = "reviews.csv"\n')
+    cache = tmp_path / "cache"
+    env = {"BENCH_CACHE": str(cache)}
+    result = run_bench("run", "--tasks", str(tmp_path / "reviews.toml"), "--strategies", "zero-shot",
+                       "--no-baseline", "--results", str(tmp_path / "results"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert any((folder / "config.json").exists() for folder in (cache / "converted").iterdir())
+    logs = list((tmp_path / "results" / "logs").rglob("*.log"))
+    assert len(logs) == 1 and "converting" not in logs[0].read_text()
+    (record,) = store.iter_records(tmp_path / "results")
+    assert record.ok and record.cell.model == "SmolLM2-135M-Instruct"

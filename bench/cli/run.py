@@ -98,6 +98,7 @@ def cmd_run(args, console) -> int:
             console.print(f"[yellow]note[/yellow] {text}")
         if args.dry_run:
             return _dry_run(planned, results, args.force)
+        _convert_models(planned, args.force, console)
         outcome = _run(planned, results, args, console, executor)
     finally:
         executor.close()
@@ -136,6 +137,29 @@ def _dry_run(planned, results: Path, force: bool) -> int:
         print(f"would run  {p.label}  -> {p.path}")
     print(f"{len(todo)} cell(s) would run, {len(planned) - len(todo)} already recorded in {results}/records")
     return 0
+
+
+def _convert_models(planned, force: bool, console) -> None:
+    """Convert the packaged GGUF models the cells to run will load, before the first cell starts, in a process
+    of their own: a cell that converted one would count the conversion in its time and peak memory (a first
+    zero-shot cell on SmolLM2: 1,970 against 1,255 MB; leaderboard/NOTES.md). A conversion that fails is left
+    to the cells, which then say why."""
+    import subprocess
+    import sys
+
+    from bench.models.local import unconverted
+    from bench.run import store
+
+    pending = unconverted({p.cell.model for p in planned if force or not store.is_done(p.path)})
+    if not pending:
+        return
+    code = "import sys; from bench.models.local import local_path; [local_path(name) for name in sys.argv[1:]]"
+    with console.status(f"converting {', '.join(pending)} to safetensors (once; cached)..."):
+        done = subprocess.run([sys.executable, "-c", code, *pending], capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        console.print(f"[yellow]note[/yellow] converting {', '.join(pending)} failed ({last[:200]}); "
+                      "the cells that load it will try again and say why")
 
 
 def _run(planned, results: Path, args, console, executor):

@@ -30,12 +30,18 @@ from bench.errors import BenchError
 from bench.models.catalogue import PackagedModel
 
 
+def converted_target(model: PackagedModel) -> Path:
+    """Where the converted folder of a packaged .gguf model is (or will be) in the cache."""
+    art = assets.artifact(model.artifact)
+    return assets.cache_dir() / "converted" / f"{art.package}-{art.version}-{art.sha256[:12]}"
+
+
 def converted_folder(model: PackagedModel) -> Path:
     """A folder `AutoModelForCausalLM.from_pretrained` loads, for a packaged .gguf model."""
-    art = assets.artifact(model.artifact)
-    target = assets.cache_dir() / "converted" / f"{art.package}-{art.version}-{art.sha256[:12]}"
+    target = converted_target(model)
     if (target / "config.json").exists():
         return target
+    art = assets.artifact(model.artifact)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".convert-") as tmp:
         gguf_dir = Path(tmp) / "gguf"

@@ -44,6 +44,15 @@ def local_path(name: str) -> str:
     return str(assets.extract_folder(assets.artifact(known.artifact), known.member))
 
 
+def unconverted(names) -> list[str]:
+    """The known packaged GGUF models among `names` whose converted folder is not in the cache yet."""
+    from bench.models.gguf import converted_target
+
+    known = [KNOWN.get(canonical_name(name)) for name in names if name]
+    return sorted({k.name for k in known if k is not None and k.member.endswith(".gguf")
+                   and not (converted_target(k) / "config.json").exists()})
+
+
 @functools.lru_cache(maxsize=2)
 def sentence_encoder(name: str, device: str = "cpu"):
     """A frozen sentence-transformers encoder, loaded once per process (tuning trials share it); on a CPU its
