@@ -66,10 +66,6 @@ def test_records_written_before_placement_was_recorded_still_read():
 
 
 def test_a_cell_with_a_model_is_forked_from_the_fork_server_and_records_what_a_fresh_worker_does(tmp_path):
-    from bench.models.local import local_path
-
-    for model in ("all-MiniLM-L6-v2", "SmolLM2-135M-Instruct"):  # unpacked (and converted) before either run: on a
-        local_path(model)  # fresh cache the first cell to load SmolLM2 converts its GGUF, and counts that memory
     card = _card(tmp_path)
     grid = ["run", "--tasks", card, "--strategies", "knn", "head-only", "zero-shot", "--seeds", "0", "1"]
     forked, fresh = tmp_path / "forked", tmp_path / "fresh"

@@ -36,10 +36,15 @@ def converted_target(model: PackagedModel) -> Path:
     return assets.cache_dir() / "converted" / f"{art.package}-{art.version}-{art.sha256[:12]}"
 
 
+def is_converted(model: PackagedModel) -> bool:
+    """Whether the cache holds the converted folder of a packaged .gguf model already."""
+    return (converted_target(model) / "config.json").exists()
+
+
 def converted_folder(model: PackagedModel) -> Path:
     """A folder `AutoModelForCausalLM.from_pretrained` loads, for a packaged .gguf model."""
     target = converted_target(model)
-    if (target / "config.json").exists():
+    if is_converted(model):
         return target
     art = assets.artifact(model.artifact)
     target.parent.mkdir(parents=True, exist_ok=True)

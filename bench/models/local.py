@@ -46,11 +46,10 @@ def local_path(name: str) -> str:
 
 def unconverted(names) -> list[str]:
     """The known packaged GGUF models among `names` whose converted folder is not in the cache yet."""
-    from bench.models.gguf import converted_target
+    from bench.models.gguf import is_converted
 
     known = [KNOWN.get(canonical_name(name)) for name in names if name]
-    return sorted({k.name for k in known if k is not None and k.member.endswith(".gguf")
-                   and not (converted_target(k) / "config.json").exists()})
+    return sorted({k.name for k in known if k is not None and k.member.endswith(".gguf") and not is_converted(k)})
 
 
 @functools.lru_cache(maxsize=2)

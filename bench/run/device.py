@@ -86,9 +86,14 @@ def float32_linear_backend(cpuinfo: str | None = None) -> str:
         from bench.errors import BenchError
 
         raise BenchError(f"BENCH_FLOAT32_LINEAR={asked!r}: use onednn or blas, or unset it to choose by processor")
+    return "onednn" if amd_with_avx512(cpuinfo) else "blas"
+
+
+def amd_with_avx512(cpuinfo: str | None = None) -> bool:
+    """Whether this processor (or the one `cpuinfo` describes) is AMD's with AVX-512: where torch's MKL leaves
+    AVX-512 unused by its own choice (bench.models.linear, bench.run.mkl)."""
     fields = cpu_fields(cpuinfo)
-    amd, avx512 = fields.get("vendor_id") == "AuthenticAMD", "avx512f" in fields.get("flags", "").split()
-    return "onednn" if amd and avx512 else "blas"
+    return fields.get("vendor_id") == "AuthenticAMD" and "avx512f" in fields.get("flags", "").split()
 
 
 def bf16_supported(device: str) -> bool:

@@ -48,7 +48,7 @@ VARIABLE = "BENCH_MKL_CODE_PATH"
 def wanted(cpuinfo: str | None = None) -> bool:
     """Whether cells on this machine should run MKL's Intel code: on an AMD processor with AVX-512, unless
     `$BENCH_MKL_CODE_PATH` says otherwise. `cpuinfo`: as for bench.run.device.cpu_fields."""
-    from bench.run.device import cpu_fields
+    from bench.run.device import amd_with_avx512
 
     asked = os.environ.get(VARIABLE, "").strip().lower()
     if asked in CODE_PATHS:
@@ -57,8 +57,7 @@ def wanted(cpuinfo: str | None = None) -> bool:
         from bench.errors import BenchError
 
         raise BenchError(f"{VARIABLE}={asked!r}: use intel or vendor, or unset it to choose by processor")
-    fields = cpu_fields(cpuinfo)
-    return fields.get("vendor_id") == "AuthenticAMD" and "avx512f" in fields.get("flags", "").split()
+    return amd_with_avx512(cpuinfo)
 
 
 def switch_library() -> Path | None:
