@@ -218,6 +218,41 @@ def test_the_bf16_scorer_shares_key_value_heads_in_the_kernel_with_the_same_answ
     assert abs(alone[0] - shared[0][0]).max() < 0.02  # the same text padded in a batch: bf16 noise, not padding
 
 
+def test_the_bf16_scorer_hands_the_kernel_each_passs_mask_once_made_additive(monkeypatch):
+    """bench.models.attention.additive_mask: every layer of a forward pass gets one float mask (0 or -inf) made
+    from the boolean one once, instead of the kernel converting the boolean mask in each of the 30 layers; the
+    label probabilities are the same bit for bit as with the boolean mask."""
+    import numpy as np
+    import torch
+
+    from bench.data.loading import resolve
+    from bench.engines.scoring import LabelScorer
+    from bench.models import attention
+    from bench.registry import TASKS
+
+    card, data = resolve(TASKS.get("spam"))
+    texts = data.test.texts[:12]
+    scorer = LabelScorer("SmolLM2-135M-Instruct", "cpu", precision="bf16")
+    scorer.setup(card)
+    kernel, masks = torch.nn.functional.scaled_dot_product_attention, []
+
+    def recorded(*args, attn_mask=None, **kwargs):
+        if attn_mask is not None and attn_mask.shape[-2] > 1:  # a padded batch of prompts, not a one-token step
+            masks.append(attn_mask)
+        return kernel(*args, attn_mask=attn_mask, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", recorded)
+    once = scorer.classify(texts, calibrate=True)
+    passes = {id(m) for m in masks}
+    assert masks and all(m.dtype == torch.bfloat16 for m in masks)
+    assert len(masks) == 30 * len(passes)  # one mask per pass, read by each of SmolLM2's 30 layers
+    assert set(masks[0].unique().tolist()) == {0.0, float("-inf")}
+    monkeypatch.setattr(attention, "additive_mask", lambda mask, dtype: mask)  # the kernel converts it itself
+    masks.clear()
+    assert np.array_equal(scorer.classify(texts, calibrate=True), once)
+    assert masks and all(m.dtype == torch.bool for m in masks)
+
+
 def _padded_prompt_batch(texts: int, prefix: int, rest: int, padding: list[int]):
     """Queries, keys, values and the boolean mask of a batch scored after a cached shared start (as
     bench.engines.scoring builds it): every text sees the start, then its own tokens up to itself; text i is
@@ -287,11 +322,11 @@ def test_chunked_attention_scores_real_prompts_as_one_call_does(monkeypatch):
     queries_per_call = []
     chunks = attention.causal_chunks
 
-    def counted_chunks(attend, query, key, value, mask):
+    def counted_chunks(attend, query, key, value, mask, *kernel_mask):
         def counted(q, k, v, m):
             queries_per_call.append(q.shape[2])
             return attend(q, k, v, m)
-        return chunks(counted, query, key, value, mask)
+        return chunks(counted, query, key, value, mask, *kernel_mask)
 
     monkeypatch.setattr(attention, "causal_chunks", counted_chunks)
     attention.use_scoring_attention(scorer.model)
