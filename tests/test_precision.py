@@ -322,11 +322,11 @@ def test_chunked_attention_scores_real_prompts_as_one_call_does(monkeypatch):
     queries_per_call = []
     chunks = attention.causal_chunks
 
-    def counted_chunks(attend, query, key, value, mask, *kernel_mask):
+    def counted_chunks(attend, query, key, value, mask):
         def counted(q, k, v, m):
             queries_per_call.append(q.shape[2])
             return attend(q, k, v, m)
-        return chunks(counted, query, key, value, mask, *kernel_mask)
+        return chunks(counted, query, key, value, mask)
 
     monkeypatch.setattr(attention, "causal_chunks", counted_chunks)
     attention.use_scoring_attention(scorer.model)

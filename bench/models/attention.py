@@ -95,23 +95,25 @@ def scoring_attention(module, query, key, value, attention_mask, dropout: float 
             or kwargs.get("output_attentions") or kwargs.get("softcap") is not None):
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
-    one_call = lambda q, k, v, mask: _shared_kv_heads(module, q, k, v, mask, dropout, scaling, **kwargs)  # noqa: E731
-    return causal_chunks(one_call, query, key, value, attention_mask, additive_mask(attention_mask, query.dtype)), None
+
+    def one_call(q, k, v, mask):  # the whole mask, not a chunk's slice of it, goes over in its additive form
+        mask = additive_mask(mask, q.dtype) if mask is attention_mask else mask
+        return _shared_kv_heads(module, q, k, v, mask, dropout, scaling, **kwargs)
+
+    return causal_chunks(one_call, query, key, value, attention_mask), None
 
 
-def causal_chunks(attend, query, key, value, mask, kernel_mask=None):
+def causal_chunks(attend, query, key, value, mask):
     """`attend(query, key, value, mask)` (output: batch, queries, heads, width) over chunks of the queries,
-    each with the keys up to the last one its queries may see; one call when that saves too little. One call
-    gets `kernel_mask` (the same mask in another form) when given; chunks get slices of `mask`."""
+    each with the keys up to the last one its queries may see; one call when that saves too little."""
     import torch
 
-    whole = mask if kernel_mask is None else kernel_mask
     queries, keys = query.shape[2], key.shape[2]
     if mask.dtype != torch.bool or mask.shape[-2:] != (queries, keys) or queries <= CHUNK_ROWS:
-        return attend(query, key, value, whole)
+        return attend(query, key, value, mask)
     spans = _chunk_spans(mask)
     if not spans:
-        return attend(query, key, value, whole)
+        return attend(query, key, value, mask)
     return torch.cat([attend(query[:, :, a:b], key[:, :, :end], value[:, :, :end], mask[:, :, a:b, :end])
                       for a, b, end in spans], dim=1)
 
@@ -123,8 +125,8 @@ def additive_mask(mask, dtype):
     """A boolean attention mask as the additive one (0 where a key may be seen, -inf where not) in `dtype`,
     which torch's fused kernel would otherwise make of it anew in every call: the same output bit for bit,
     made once per forward pass, since every layer gets the same mask object (a float mask comes back as it
-    is). On few-shot's shapes the kernel's own conversion took 1-3 of 10-12 ms per call; a chunk's slice of
-    the boolean mask is small, and `causal_chunks` hands those over as they are."""
+    is). On few-shot's shapes the kernel's own conversion took 1-3 of 10-12 ms per call. Only a pass attended
+    in one call uses it: a chunk's slice of the boolean mask is small, and goes over as it is."""
     import weakref
 
     import torch

@@ -61,7 +61,7 @@ def converted_folder(model: PackagedModel) -> Path:
         try:
             os.replace(out_dir, target)
         except OSError:
-            if not (target / "config.json").exists():  # another process won the race: theirs is as good
+            if not is_converted(model):  # another process won the race: theirs is as good
                 raise
     return target
 
